@@ -1,0 +1,112 @@
+# zetl: one non-recursive Makefile. `make` builds ./zetl; `make check` runs
+# every test; `make asan` / `make ubsan` run them under the sanitizers.
+
+VERSION   := 0.1.0
+PREFIX    ?= /usr/local
+DESTDIR   ?=
+VARIANT   ?= release
+CC        ?= cc
+BUILD     := build/$(VARIANT)
+
+PKGS      := jansson
+TEST_PKGS := cmocka
+
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+TEST_CFLAGS := $(shell pkg-config --cflags $(TEST_PKGS) 2>/dev/null)
+TEST_LIBS   := $(shell pkg-config --libs $(TEST_PKGS) 2>/dev/null)
+
+WARN      := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+             -Wno-missing-field-initializers
+CFLAGS_release := -O2 -g
+CFLAGS_asan    := -O1 -g -fsanitize=address -fno-omit-frame-pointer
+CFLAGS_ubsan   := -O1 -g -fsanitize=undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+CFLAGS_fuzz    := -O1 -g -fsanitize=address,undefined,fuzzer-no-link
+ALL_CFLAGS := -std=c11 -D_GNU_SOURCE -DZETL_VERSION='"$(VERSION)"' -Iinclude -Isrc \
+              $(WARN) $(CFLAGS_$(VARIANT)) $(PKG_CFLAGS) $(CFLAGS)
+LDFLAGS_asan  := -fsanitize=address
+LDFLAGS_ubsan := -fsanitize=undefined
+ALL_LDFLAGS := $(LDFLAGS_$(VARIANT)) $(LDFLAGS)
+LIBS := $(PKG_LIBS) -lpthread -lm
+
+CORE_SRC := $(filter-out src/main.c,$(wildcard src/*.c)) $(wildcard connectors/*/*.c)
+CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/obj/%.o)
+MAIN_OBJ := $(BUILD)/obj/src/main.o
+LIB      := $(BUILD)/libzetl.a
+BIN      := $(BUILD)/zetl
+
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+
+MAN_PAGES := $(wildcard man/*.[1-8])
+
+.PHONY: all check unit asan ubsan install deps demo clean format format-check bench tests
+
+all: zetl
+
+# The top-level ./zetl is the release build; sanitizer builds stay in build/.
+ifeq ($(VARIANT),release)
+zetl: $(BIN)
+	cp $(BIN) zetl
+else
+zetl: $(BIN)
+endif
+
+$(BIN): $(MAIN_OBJ) $(LIB)
+	$(CC) $(ALL_LDFLAGS) -o $@ $(MAIN_OBJ) $(LIB) $(LIBS)
+
+$(LIB): $(CORE_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/tests/test_%: tests/unit/test_%.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(TEST_CFLAGS) -o $@ $< $(LIB) $(ALL_LDFLAGS) $(TEST_LIBS) $(LIBS)
+
+tests: $(BIN) $(UNIT_BIN)
+
+# Every test: unit (cmocka), integration (real servers started by the
+# harness), interop (independent readers). One summary line at the end.
+check: tests
+	scripts/run-tests.sh $(BUILD)
+
+unit: tests
+	scripts/run-tests.sh --unit-only $(BUILD)
+
+asan:
+	$(MAKE) VARIANT=asan check
+
+ubsan:
+	$(MAKE) VARIANT=ubsan check
+
+install: zetl
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 zetl $(DESTDIR)$(PREFIX)/bin/zetl
+	for p in $(MAN_PAGES); do \
+		s=$${p##*.}; install -d $(DESTDIR)$(PREFIX)/share/man/man$$s; \
+		install -m 0644 $$p $(DESTDIR)$(PREFIX)/share/man/man$$s/; \
+	done
+
+deps:
+	scripts/deps.sh
+
+demo:
+	scripts/demo.sh
+
+bench: zetl
+	scripts/bench.sh
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+format-check:
+	clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf build zetl
+
+-include $(CORE_OBJ:.o=.d) $(MAIN_OBJ:.o=.d)

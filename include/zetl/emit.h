@@ -1,0 +1,61 @@
+/*
+ * The emitter: the core's side of a running source. A source calls these from
+ * its own thread; they may block when the queue towards the sink is full
+ * (back-pressure), and return ZETL_ECANCELED once the pipeline is stopping.
+ *
+ * Per change:   zetl_emit_row(em, schema, op, pos, &b), then the batch setters,
+ *               then zetl_batch_row_end(b).
+ * Per source transaction: zetl_emit_commit(em, pos) after its last change.
+ * While idle:   zetl_emit_keepalive(em, pos) at least every second, so batches
+ *               are flushed by time and filtered-out traffic still advances
+ *               the acknowledged position.
+ */
+#ifndef ZETL_EMIT_H
+#define ZETL_EMIT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "zetl/batch.h"
+#include "zetl/err.h"
+#include "zetl/position.h"
+#include "zetl/schema.h"
+
+struct zetl_emitter;
+
+/* A table's shape, first or changed (the core diffs it against the previous
+ * version). The core takes its own reference. Returns 0 or an error. */
+int zetl_emit_schema(struct zetl_emitter *em, const struct zetl_schema *s, struct zetl_err *err);
+/* True when the table is selected by the integration's table filter. */
+bool zetl_emit_wants(struct zetl_emitter *em, const struct zetl_table_id *id);
+/* Begin a row of schema s (announced with zetl_emit_schema) and return the
+ * batch it lives in. The row must be ended (zetl_batch_row_end) or aborted
+ * before the next call. */
+int zetl_emit_row(struct zetl_emitter *em, const struct zetl_schema *s, enum zetl_op op,
+                  uint64_t pos, struct zetl_batch **b, struct zetl_err *err);
+int zetl_emit_truncate(struct zetl_emitter *em, const struct zetl_schema *s, uint64_t pos,
+                       struct zetl_err *err);
+/* End of a source transaction: every change before is consistent at pos. */
+int zetl_emit_commit(struct zetl_emitter *em, const struct zetl_position *pos,
+                     struct zetl_err *err);
+int zetl_emit_keepalive(struct zetl_emitter *em, const struct zetl_position *pos,
+                        struct zetl_err *err);
+/* The initial sync of table s starts: the sink empties the table first, so a
+ * restarted sync never mixes two snapshots. */
+int zetl_emit_snapshot_table(struct zetl_emitter *em, const struct zetl_schema *s,
+                             struct zetl_err *err);
+/* The initial sync is complete and consistent at pos (streaming starts there). */
+int zetl_emit_snapshot_done(struct zetl_emitter *em, const struct zetl_position *pos,
+                            struct zetl_err *err);
+/* Progress of one table's initial sync (rows done, estimated total or -1). */
+void zetl_emit_progress(struct zetl_emitter *em, const struct zetl_table_id *id,
+                        int64_t done, int64_t total);
+/* Put a table into needs_attention (unsupported type or DDL...). Its changes
+ * are dropped from now on until it is resynced. */
+void zetl_emit_table_error(struct zetl_emitter *em, const struct zetl_table_id *id,
+                           const char *message);
+/* The last position durably committed by the sink: what the source may acknowledge. */
+void zetl_emit_acked(struct zetl_emitter *em, struct zetl_position *out);
+bool zetl_emit_stopping(struct zetl_emitter *em);
+
+#endif

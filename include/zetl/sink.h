@@ -1,0 +1,59 @@
+/*
+ * The sink contract. A sink connector is one const struct zetl_sink_ops,
+ * listed once in src/registry.c.
+ *
+ * The core calls, on the sink thread and in source order:
+ *   schema(old, new, diff)  a table appears (old NULL) or changes shape;
+ *   write(batch)            rows to apply; not yet durable;
+ *   truncate(schema, pos)   remove every row of the table;
+ *   commit(pos)             make everything before durable, together with pos,
+ *                           atomically; only after it returns 0 does the core
+ *                           checkpoint and acknowledge pos to the source.
+ * resume() reports the position the target itself says it has applied, so a
+ * restart replays from there and a replay is idempotent.
+ *
+ * Errors: a transient error makes the core retry the whole uncommitted unit
+ * with backoff (after reopening the sink). ZETL_ETABLE (fatal class) means
+ * "this table cannot be applied": the core puts that table into
+ * needs_attention with the message and the other tables keep flowing.
+ */
+#ifndef ZETL_SINK_H
+#define ZETL_SINK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "zetl/batch.h"
+#include "zetl/config.h"
+#include "zetl/err.h"
+#include "zetl/position.h"
+#include "zetl/schema.h"
+
+/* Returned by a sink for a failure confined to one table. */
+#define ZETL_ETABLE (-12)
+
+enum {
+        ZETL_SINK_STORES_POSITION = 1 << 0, /* resume() is authoritative */
+};
+
+struct zetl_sink_ops {
+        const char *name;
+        const char *const *schemes;
+        unsigned caps;
+        size_t priv_size;
+
+        int (*parse)(const char *uri, struct zetl_err *err);
+        int (*setup)(void *priv, const struct zetl_conn_cfg *cfg, struct zetl_err *err);
+        int (*teardown)(void *priv, const struct zetl_conn_cfg *cfg, struct zetl_err *err);
+        int (*open)(void *priv, const struct zetl_conn_cfg *cfg, struct zetl_err *err);
+        int (*resume)(void *priv, struct zetl_position *out, struct zetl_err *err);
+        int (*schema)(void *priv, const struct zetl_schema *old, const struct zetl_schema *new,
+                      const struct zetl_schema_diff *diff, struct zetl_err *err);
+        int (*write)(void *priv, const struct zetl_batch *b, struct zetl_err *err);
+        int (*truncate)(void *priv, const struct zetl_schema *s, uint64_t pos,
+                        struct zetl_err *err);
+        int (*commit)(void *priv, const struct zetl_position *pos, struct zetl_err *err);
+        void (*close)(void *priv);
+};
+
+#endif
