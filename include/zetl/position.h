@@ -18,7 +18,8 @@
 #define ZETL_POS_TOKEN_MAX 256
 
 struct zetl_position {
-        uint64_t order; /* 0: no position yet */
+        uint64_t order;  /* 0: no position yet */
+        int64_t time_us; /* source commit time, unix µs; 0 when unknown (for lag) */
         char token[ZETL_POS_TOKEN_MAX];
 };
 

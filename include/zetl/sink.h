@@ -10,7 +10,10 @@
  *                           atomically; only after it returns 0 does the core
  *                           checkpoint and acknowledge pos to the source.
  * resume() reports the position the target itself says it has applied, so a
- * restart replays from there and a replay is idempotent.
+ * restart replays from there and a replay is idempotent. close() without a
+ * commit discards what was written since the last commit (the core replays
+ * it). A commit with an unset position (order 0 and empty token) happens
+ * during the initial sync: make the rows durable, keep the stored position.
  *
  * Errors: a transient error makes the core retry the whole uncommitted unit
  * with backoff (after reopening the sink). ZETL_ETABLE (fatal class) means

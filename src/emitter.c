@@ -1,0 +1,417 @@
+/*
+ * The emitter: the core's side of a running source (see zetl/emit.h), on the
+ * source thread. It keeps one open batch per table and hands batches on to
+ * the sink thread through the bounded queue when they reach the row or byte
+ * threshold, or at a transaction boundary once the oldest pending row is
+ * older than flush_ms. A transaction is never cut by a commit: batches of a
+ * huge transaction may be handed on early to bound memory, but the COMMIT
+ * item only follows its last row.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "pipeline_int.h"
+#include "zetl/filter.h"
+#include "zetl/log.h"
+
+long long zetl_now_ms(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int zetl_emitter_init(struct zetl_emitter *em, const struct zetl_pipeline_ctx *ctx,
+                      struct zetl_queue *q, atomic_bool *stopping,
+                      const struct zetl_position *acked)
+{
+        memset(em, 0, sizeof(*em));
+        em->ctx = ctx;
+        em->q = q;
+        em->stopping = stopping;
+        em->acked = *acked;
+        em->flushed = *acked;
+        em->last_commit = *acked;
+        em->last_flush_ms = zetl_now_ms();
+        if (pthread_mutex_init(&em->mu, NULL))
+                return ZETL_ENOMEM;
+        return 0;
+}
+
+void zetl_emitter_destroy(struct zetl_emitter *em)
+{
+        for (int i = 0; i < em->ntables; i++) {
+                zetl_batch_free(em->tables[i].open);
+                zetl_batch_free(em->tables[i].discard);
+                if (em->tables[i].cur)
+                        zetl_schema_unref(em->tables[i].cur);
+        }
+        free(em->tables);
+        pthread_mutex_destroy(&em->mu);
+        memset(em, 0, sizeof(*em));
+}
+
+static struct zetl_item *item_new(enum zetl_item_kind kind, struct zetl_err *err)
+{
+        struct zetl_item *it = calloc(1, sizeof(*it));
+
+        if (!it)
+                zetl_err_set(err, ZETL_ENOMEM, ZETL_ERRC_FATAL, "out of memory");
+        else
+                it->kind = kind;
+        return it;
+}
+
+static int push(struct zetl_emitter *em, struct zetl_item *it, struct zetl_err *err)
+{
+        if (zetl_queue_push(em->q, it))
+                return zetl_err_set(err, ZETL_ECANCELED, ZETL_ERRC_TRANSIENT,
+                                    "pipeline stopping");
+        return 0;
+}
+
+static struct em_table *find_table(struct zetl_emitter *em, const struct zetl_table_id *id)
+{
+        if (em->last && zetl_table_id_eq(&em->last->id, id))
+                return em->last;
+        for (int i = 0; i < em->ntables; i++)
+                if (zetl_table_id_eq(&em->tables[i].id, id))
+                        return &em->tables[i];
+        return NULL;
+}
+
+static struct em_table *add_table(struct zetl_emitter *em, const struct zetl_table_id *id,
+                                  struct zetl_err *err)
+{
+        if (em->ntables == em->cap) {
+                int ncap = em->cap ? em->cap * 2 : 16;
+                struct em_table *n = realloc(em->tables, (size_t)ncap * sizeof(*n));
+                if (!n) {
+                        zetl_err_set(err, ZETL_ENOMEM, ZETL_ERRC_FATAL, "out of memory");
+                        return NULL;
+                }
+                em->tables = n;
+                em->cap = ncap;
+                em->last = NULL;
+        }
+        struct em_table *t = &em->tables[em->ntables++];
+        memset(t, 0, sizeof(*t));
+        t->id = *id;
+        t->excluded = !zetl_filter_table(em->ctx->src_cfg->filter, id);
+        return t;
+}
+
+/* Hand the table's open batch to the sink thread. */
+static int hand_on(struct zetl_emitter *em, struct em_table *t, struct zetl_err *err)
+{
+        struct zetl_batch *b = t->open;
+        struct zetl_item *it;
+
+        if (!b)
+                return 0;
+        t->open = NULL;
+        if (b->nrows == 0) {
+                zetl_batch_free(b);
+                return 0;
+        }
+        if (!(it = item_new(ZETL_IT_BATCH, err))) {
+                zetl_batch_free(b);
+                return err->code;
+        }
+        it->batch = b;
+        it->bytes = b->bytes;
+        return push(em, it, err);
+}
+
+static int hand_on_all(struct zetl_emitter *em, struct zetl_err *err)
+{
+        for (int i = 0; i < em->ntables; i++) {
+                int rc = hand_on(em, &em->tables[i], err);
+                if (rc)
+                        return rc;
+        }
+        em->pending_rows = 0;
+        em->pending_bytes = 0;
+        return 0;
+}
+
+static int push_commit(struct zetl_emitter *em, const struct zetl_position *pos,
+                       struct zetl_err *err)
+{
+        struct zetl_item *it;
+        int rc;
+
+        if ((rc = hand_on_all(em, err)))
+                return rc;
+        if (!(it = item_new(ZETL_IT_COMMIT, err)))
+                return err->code;
+        it->pos = *pos;
+        em->flushed = *pos;
+        em->last_flush_ms = zetl_now_ms();
+        return push(em, it, err);
+}
+
+int zetl_emit_schema(struct zetl_emitter *em, const struct zetl_schema *s, struct zetl_err *err)
+{
+        struct em_table *t = find_table(em, &s->id);
+        struct zetl_item *it;
+        int rc;
+
+        if (!t && !(t = add_table(em, &s->id, err)))
+                return err->code;
+        em->last = t;
+        if (t->cur == s)
+                return 0;
+        if ((rc = hand_on(em, t, err)))
+                return rc;
+        zetl_batch_free(t->discard);
+        t->discard = NULL;
+        if (t->cur && zetl_schema_same_shape(t->cur, s)) {
+                zetl_schema_unref(t->cur);
+                t->cur = zetl_schema_ref(s);
+                return 0;
+        }
+        if (t->excluded) {
+                if (t->cur)
+                        zetl_schema_unref(t->cur);
+                t->cur = zetl_schema_ref(s);
+                return 0;
+        }
+        if (!(it = item_new(ZETL_IT_SCHEMA, err)))
+                return err->code;
+        if (t->cur && (rc = zetl_schema_diff(t->cur, s, &it->diff, err))) {
+                zetl_item_free(it);
+                return rc;
+        }
+        it->old = t->cur; /* the item takes over our reference */
+        it->schema = zetl_schema_ref(s);
+        t->cur = zetl_schema_ref(s);
+        return push(em, it, err);
+}
+
+bool zetl_emit_wants(struct zetl_emitter *em, const struct zetl_table_id *id)
+{
+        struct em_table *t = find_table(em, id);
+
+        if (t)
+                return !t->excluded && !t->failed;
+        return zetl_filter_table(em->ctx->src_cfg->filter, id);
+}
+
+int zetl_emit_row(struct zetl_emitter *em, const struct zetl_schema *s, enum zetl_op op,
+                  uint64_t pos, struct zetl_batch **out, struct zetl_err *err)
+{
+        const struct zetl_pipeline_opts *o = &em->ctx->opts;
+        struct em_table *t = em->last;
+        int rc;
+
+        if (!t || t->cur != s) {
+                t = find_table(em, &s->id);
+                if (!t || t->cur != s)
+                        return zetl_err_set(err, ZETL_EINVAL, ZETL_ERRC_FATAL,
+                                            "source bug: row for table %s before its schema",
+                                            s->id.table);
+                em->last = t;
+        }
+        if (t->excluded || t->failed) {
+                if (!t->discard && !(t->discard = zetl_batch_new(s, o->batch_max_bytes)))
+                        return zetl_err_set(err, ZETL_ENOMEM, ZETL_ERRC_FATAL, "out of memory");
+                zetl_batch_reset(t->discard);
+                *out = t->discard;
+                return zetl_batch_row_begin(t->discard, op, pos, err);
+        }
+        if (t->open) {
+                em->pending_bytes += t->open->bytes - t->seen_bytes;
+                t->seen_bytes = t->open->bytes;
+        }
+        if (t->open && (t->open->nrows >= o->flush_rows || t->open->bytes >= o->flush_bytes)) {
+                if ((rc = hand_on(em, t, err)))
+                        return rc;
+        }
+        if (em->pending_rows >= o->flush_rows || em->pending_bytes >= o->flush_bytes) {
+                if ((rc = hand_on_all(em, err)))
+                        return rc;
+        }
+        if (!t->open) {
+                if (!(t->open = zetl_batch_new(s, o->batch_max_bytes)))
+                        return zetl_err_set(err, ZETL_ENOMEM, ZETL_ERRC_FATAL, "out of memory");
+                t->seen_bytes = 0;
+        }
+        if ((rc = zetl_batch_row_begin(t->open, op, pos, err)))
+                return rc;
+        if (em->pending_rows++ == 0)
+                em->first_pending_ms = zetl_now_ms();
+        em->txn_rows++;
+        *out = t->open;
+        return 0;
+}
+
+int zetl_emit_truncate(struct zetl_emitter *em, const struct zetl_schema *s, uint64_t pos,
+                       struct zetl_err *err)
+{
+        struct em_table *t = find_table(em, &s->id);
+        struct zetl_item *it;
+        int rc;
+
+        if (!t || t->excluded || t->failed)
+                return 0;
+        if ((rc = hand_on(em, t, err)))
+                return rc;
+        if (!(it = item_new(ZETL_IT_TRUNCATE, err)))
+                return err->code;
+        it->schema = zetl_schema_ref(s);
+        it->pos.order = pos;
+        em->txn_rows++;
+        return push(em, it, err);
+}
+
+static void set_received(struct zetl_emitter *em, const struct zetl_position *pos)
+{
+        pthread_mutex_lock(&em->mu);
+        em->received = *pos;
+        pthread_mutex_unlock(&em->mu);
+}
+
+static bool flush_due(struct zetl_emitter *em)
+{
+        const struct zetl_pipeline_opts *o = &em->ctx->opts;
+        long long now;
+
+        if (em->pending_rows >= o->flush_rows || em->pending_bytes >= o->flush_bytes)
+                return true;
+        now = zetl_now_ms();
+        if (em->pending_rows > 0)
+                return now - em->first_pending_ms >= o->flush_ms;
+        /* Nothing pending, but the position moved (filtered or empty
+         * transactions): commit it now and then so the source can release WAL. */
+        return em->last_commit.order != em->flushed.order && now - em->last_flush_ms >= o->flush_ms;
+}
+
+int zetl_emit_commit(struct zetl_emitter *em, const struct zetl_position *pos,
+                     struct zetl_err *err)
+{
+        em->last_commit = *pos;
+        em->txn_rows = 0;
+        set_received(em, pos);
+        if (atomic_load(em->stopping))
+                return zetl_err_set(err, ZETL_ECANCELED, ZETL_ERRC_TRANSIENT, "stopping");
+        if (!flush_due(em))
+                return 0;
+        return push_commit(em, pos, err);
+}
+
+int zetl_emit_keepalive(struct zetl_emitter *em, const struct zetl_position *pos,
+                        struct zetl_err *err)
+{
+        pthread_mutex_lock(&em->mu);
+        em->server_end = *pos;
+        pthread_mutex_unlock(&em->mu);
+        if (atomic_load(em->stopping))
+                return zetl_err_set(err, ZETL_ECANCELED, ZETL_ERRC_TRANSIENT, "stopping");
+        if (em->txn_rows > 0 || !flush_due(em))
+                return 0;
+        return push_commit(em, &em->last_commit, err);
+}
+
+int zetl_emit_snapshot_table(struct zetl_emitter *em, const struct zetl_schema *s,
+                             struct zetl_err *err)
+{
+        struct em_table *t = find_table(em, &s->id);
+        struct zetl_item *it;
+
+        if (!t || t->cur != s)
+                return zetl_err_set(err, ZETL_EINVAL, ZETL_ERRC_FATAL,
+                                    "source bug: snapshot of %s before its schema", s->id.table);
+        if (t->excluded)
+                return 0;
+        t->failed = false;
+        if (!(it = item_new(ZETL_IT_SNAPSHOT_TABLE, err)))
+                return err->code;
+        it->schema = zetl_schema_ref(s);
+        return push(em, it, err);
+}
+
+int zetl_emit_snapshot_done(struct zetl_emitter *em, const struct zetl_position *pos,
+                            struct zetl_err *err)
+{
+        struct zetl_item *it;
+        int rc;
+
+        if ((rc = hand_on_all(em, err)))
+                return rc;
+        if (!(it = item_new(ZETL_IT_SNAPSHOT_DONE, err)))
+                return err->code;
+        it->pos = *pos;
+        if ((rc = push(em, it, err)))
+                return rc;
+        em->txn_rows = 0;
+        em->last_commit = *pos;
+        set_received(em, pos);
+        return push_commit(em, pos, err);
+}
+
+void zetl_emit_progress(struct zetl_emitter *em, const struct zetl_table_id *id, int64_t done,
+                        int64_t total)
+{
+        struct zetl_item *it = item_new(ZETL_IT_PROGRESS, NULL);
+
+        if (!it)
+                return;
+        it->id = *id;
+        it->done = done;
+        it->total = total;
+        zetl_queue_push(em->q, it);
+}
+
+void zetl_emit_table_error(struct zetl_emitter *em, const struct zetl_table_id *id,
+                           const char *message)
+{
+        struct em_table *t = find_table(em, id);
+        struct zetl_item *it;
+
+        if (!t && !(t = add_table(em, id, NULL)))
+                return;
+        t->failed = true;
+        if (t->open) {
+                /* Rows of this table that were not handed on are dropped with it. */
+                zetl_batch_free(t->open);
+                t->open = NULL;
+        }
+        if (!(it = item_new(ZETL_IT_TABLE_ERROR, NULL)))
+                return;
+        it->id = *id;
+        it->message = strdup(message ? message : "unknown error");
+        zetl_queue_push(em->q, it);
+}
+
+void zetl_emit_acked(struct zetl_emitter *em, struct zetl_position *out)
+{
+        pthread_mutex_lock(&em->mu);
+        *out = em->acked;
+        pthread_mutex_unlock(&em->mu);
+}
+
+bool zetl_emit_stopping(struct zetl_emitter *em)
+{
+        return atomic_load(em->stopping);
+}
+
+int zetl_emitter_finish(struct zetl_emitter *em, bool commit, struct zetl_err *err)
+{
+        struct zetl_item *it;
+        int rc;
+
+        /* A transaction the source left half-emitted is not committed: the
+         * sink discards it on close and the next run replays it whole. */
+        if (commit && em->txn_rows == 0 &&
+            (em->pending_rows > 0 || em->last_commit.order != em->flushed.order ||
+             strcmp(em->last_commit.token, em->flushed.token) != 0)) {
+                if ((rc = push_commit(em, &em->last_commit, err)))
+                        return rc;
+        }
+        if (!(it = item_new(ZETL_IT_END, err)))
+                return err->code;
+        return push(em, it, err);
+}
