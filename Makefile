@@ -40,7 +40,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 MAN_PAGES := $(wildcard man/*.[1-8])
 
-.PHONY: all check unit asan ubsan install deps demo clean format format-check bench tests
+.PHONY: all check unit asan ubsan install deps demo clean format format-check tests
 
 all: zetl
 
@@ -96,9 +96,6 @@ deps:
 
 demo:
 	scripts/demo.sh
-
-bench: zetl
-	scripts/bench.sh
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

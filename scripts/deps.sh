@@ -19,8 +19,8 @@ PACKAGES=(
         groff-base
         # libFuzzer targets
         clang
-        # ss, pgrep and ps in the harness and tests
-        iproute2 procps
+        # ss, pgrep and ps in the harness and tests; jq reads zetl's JSON output in tests
+        iproute2 procps jq
         # interop readers (DuckDB, avsc, icebird)
         nodejs npm
 )

@@ -88,10 +88,8 @@ int main(int argc, char **argv)
 {
         struct cli_globals g = {0};
 
-        if (argc < 2) {
-                usage(stderr);
-                return ZETL_EXIT_USAGE;
-        }
+        if (argc < 2)
+                return cli_usage_error(NULL, "missing command");
         if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0) {
                 printf("zetl %s\n", ZETL_VERSION);
                 return ZETL_EXIT_OK;
