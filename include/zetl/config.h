@@ -44,7 +44,7 @@ struct zetl_uri {
         char *password; /* percent-decoded, NULL if absent */
         char *host;     /* NULL if absent; IPv6 without brackets */
         int port;       /* 0 if absent */
-        char *path;     /* after host ("/db"), or after "scheme:" for opaque URIs */
+        char *path;     /* after host ("/db"), or after "scheme:" for opaque URIs; never NULL */
         int nparams;    /* query parameters, percent-decoded */
         struct zetl_option *params;
         bool opaque; /* "scheme:rest" without "//" */
@@ -57,8 +57,10 @@ int zetl_uri_parse(const char *text, struct zetl_uri *out, struct zetl_err *err)
 void zetl_uri_free(struct zetl_uri *u);
 const char *zetl_uri_param(const struct zetl_uri *u, const char *key);
 /* Copy text into buf with every secret replaced by "***": the password of a
- * URI, and password=, sslpassword=, token= values of URIs and libpq conninfo
- * strings. Always NUL-terminates. Returns buf. */
+ * URI, and the values of keys ending (case-insensitively) in password,
+ * passwd, token, secret, api_key, api-key, apikey or secret_key, in query
+ * strings and libpq conninfo strings. Linear time; safe on any text.
+ * Always NUL-terminates. Returns buf. */
 char *zetl_uri_redact(const char *text, char *buf, size_t len);
 /* True when text looks like a libpq conninfo ("host=... dbname=..."). */
 bool zetl_is_conninfo(const char *text);

@@ -22,6 +22,7 @@ enum zetl_errcode {
         ZETL_EEXIST = -9,       /* already exists */
         ZETL_ESTATE = -10,      /* wrong state for this operation (e.g. locked) */
         ZETL_ECANCELED = -11,   /* stopped by a signal or a shutdown request */
+        ZETL_ETABLE = -12,      /* a failure confined to one table (see sink.h) */
 };
 
 enum zetl_err_class {

@@ -6,8 +6,9 @@
  * once a pattern exists, evaluation starts from "exclude everything".
  *
  * Row filters (a boolean expression per table) and column filters (columns
- * dropped per table) come from a filter file; the core applies them to whole
- * batches before a sink sees them (zetl_filter_apply).
+ * dropped per table) will come from the filter file; for now the file holds
+ * table patterns only. With ZETL_FILTER_ANY, two-part patterns match tables
+ * without a schema part (MySQL-shaped), three-part ones the others.
  */
 #ifndef ZETL_FILTER_H
 #define ZETL_FILTER_H

@@ -32,9 +32,6 @@
 #include "zetl/position.h"
 #include "zetl/schema.h"
 
-/* Returned by a sink for a failure confined to one table. */
-#define ZETL_ETABLE (-12)
-
 enum {
         ZETL_SINK_STORES_POSITION = 1 << 0, /* resume() is authoritative */
 };
