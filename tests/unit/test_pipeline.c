@@ -260,7 +260,8 @@ static int fk_commit(void *p, const struct zetl_position *pos, struct zetl_err *
                 W.cap = (W.ndurable + W.npending) * 2 + 1024;
                 W.durable = realloc(W.durable, (size_t)W.cap * sizeof(int64_t));
         }
-        memcpy(W.durable + W.ndurable, W.pending, (size_t)W.npending * sizeof(int64_t));
+        if (W.npending > 0)
+                memcpy(W.durable + W.ndurable, W.pending, (size_t)W.npending * sizeof(int64_t));
         W.ndurable += W.npending;
         W.npending = 0;
         if (zetl_pos_is_set(pos))
