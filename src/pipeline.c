@@ -163,7 +163,13 @@ static int apply(struct sink_state *s, struct zetl_item *it)
                                   it->old->version, sch->version, it->diff.n,
                                   it->diff.n == 1 ? "" : "s",
                                   it->diff.compatible ? "" : ", incompatible");
-                zetl_status_table(s->st, &sch->id);
+                {
+                        /* A table is syncing only while its initial copy runs. */
+                        struct zetl_table_status *ts = zetl_status_table(s->st, &sch->id);
+                        if (ts && ts->state == ZETL_TABLE_SYNCING &&
+                            (s->ck.snapshot_done || s->snapshot_pending_done))
+                                ts->state = ZETL_TABLE_ACTIVE;
+                }
                 rc = ops->schema(s->priv, it->old, sch, it->old ? &it->diff : NULL, &s->err);
                 break;
         case ZETL_IT_BATCH:
