@@ -17,12 +17,9 @@
 
 #include "zetl/filter.h"
 
-/* zetl_table_id_set lives in schema.c; fill the fields directly here. */
 static void set_id(struct zetl_table_id *id, const char *db, const char *schema, const char *table)
 {
-        snprintf(id->db, sizeof(id->db), "%s", db);
-        snprintf(id->schema, sizeof(id->schema), "%s", schema);
-        snprintf(id->table, sizeof(id->table), "%s", table);
+        assert_int_equal(zetl_table_id_set(id, db, schema, table), 0);
 }
 
 static bool passes(const struct zetl_filter *f, const char *db, const char *schema,
