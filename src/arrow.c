@@ -10,16 +10,16 @@
 
 #include "zetl/batch.h"
 
-static const int32_t zero_offset[1] = {0};
+static const int32_t zero_offset[1] = { 0 };
 
 struct export_priv {
-        int n;                        /* children */
-        struct ArrowSchema *schemas;  /* n children */
+        int n;                       /* children */
+        struct ArrowSchema *schemas; /* n children */
         struct ArrowSchema **schema_ptrs;
         struct ArrowArray *arrays;
         struct ArrowArray **array_ptrs;
-        const void **buffers;         /* 3 per child + 1 for the parent */
-        int released;                 /* both halves released: free */
+        const void **buffers; /* 3 per child + 1 for the parent */
+        int released;         /* both halves released: free */
 };
 
 static void priv_put(struct export_priv *p)
@@ -114,8 +114,8 @@ int zetl_batch_export_arrow(const struct zetl_batch *b, struct ArrowSchema *sche
                            zetl_type_arrow_format(t), b->schema->cols[c].name, b->nrows,
                            v->null_count, v->validity, offs, var ? v->data : NULL, var ? 3 : 2);
         }
-        fill_child(&p->schemas[n - 2], &p->arrays[n - 2], &p->buffers[(n - 2) * 3], "c",
-                   "_zetl_op", b->nrows, 0, NULL, b->ops, NULL, 2);
+        fill_child(&p->schemas[n - 2], &p->arrays[n - 2], &p->buffers[(n - 2) * 3], "c", "_zetl_op",
+                   b->nrows, 0, NULL, b->ops, NULL, 2);
         fill_child(&p->schemas[n - 1], &p->arrays[n - 1], &p->buffers[(n - 1) * 3], "L",
                    "_zetl_pos", b->nrows, 0, NULL, b->pos, NULL, 2);
         for (int i = 0; i < n; i++) {

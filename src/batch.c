@@ -14,7 +14,7 @@
 #define INITIAL_ROWS 64u
 #define INITIAL_DATA 256u
 
-static const char *const op_names[] = {"snapshot", "insert", "update", "delete"};
+static const char *const op_names[] = { "snapshot", "insert", "update", "delete" };
 
 const char *zetl_op_name(enum zetl_op op)
 {
@@ -39,7 +39,7 @@ static inline void bit_set(uint8_t *bits, uint32_t i)
 
 static inline void bit_clear(uint8_t *bits, uint32_t i)
 {
-        bits[i >> 3] &= (uint8_t)~(1u << (i & 7));
+        bits[i >> 3] &= (uint8_t) ~(1u << (i & 7));
 }
 
 static size_t bitmap_bytes(uint32_t rows)
@@ -85,8 +85,7 @@ static int grow_rows(struct zetl_batch *b, uint32_t new_cap, struct zetl_err *e)
         int rc;
 
         if ((rc = grow(b, (void **)&b->ops, old, new_cap, e)) ||
-            (rc = grow(b, (void **)&b->pos, old * sizeof(uint64_t), new_cap * sizeof(uint64_t),
-                       e)))
+            (rc = grow(b, (void **)&b->pos, old * sizeof(uint64_t), new_cap * sizeof(uint64_t), e)))
                 return rc;
         if (b->old_key && (rc = grow(b, (void **)&b->old_key, old * sizeof(int32_t),
                                      new_cap * sizeof(int32_t), e)))
@@ -347,8 +346,7 @@ void zetl_batch_var_commit(struct zetl_batch *b, int col, size_t len)
         bit_set(v->validity, r);
 }
 
-int zetl_batch_set_var(struct zetl_batch *b, int col, const void *p, size_t len,
-                       struct zetl_err *e)
+int zetl_batch_set_var(struct zetl_batch *b, int col, const void *p, size_t len, struct zetl_err *e)
 {
         uint8_t *dst = zetl_batch_var_reserve(b, col, len, e);
 

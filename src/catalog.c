@@ -40,19 +40,19 @@
 /* ---- names ------------------------------------------------------------------ */
 
 static const char *const state_names[] = {
-    [ZETL_STATE_CREATING] = "creating",
-    [ZETL_STATE_ACTIVE] = "active",
-    [ZETL_STATE_SYNCING] = "syncing",
-    [ZETL_STATE_MODIFYING] = "modifying",
-    [ZETL_STATE_NEEDS_ATTENTION] = "needs_attention",
-    [ZETL_STATE_FAILED] = "failed",
-    [ZETL_STATE_DELETING] = "deleting",
+        [ZETL_STATE_CREATING] = "creating",
+        [ZETL_STATE_ACTIVE] = "active",
+        [ZETL_STATE_SYNCING] = "syncing",
+        [ZETL_STATE_MODIFYING] = "modifying",
+        [ZETL_STATE_NEEDS_ATTENTION] = "needs_attention",
+        [ZETL_STATE_FAILED] = "failed",
+        [ZETL_STATE_DELETING] = "deleting",
 };
 
 static const char *const table_state_names[] = {
-    [ZETL_TABLE_SYNCING] = "syncing",
-    [ZETL_TABLE_ACTIVE] = "active",
-    [ZETL_TABLE_NEEDS_ATTENTION] = "needs_attention",
+        [ZETL_TABLE_SYNCING] = "syncing",
+        [ZETL_TABLE_ACTIVE] = "active",
+        [ZETL_TABLE_NEEDS_ATTENTION] = "needs_attention",
 };
 
 #define NELEM(a) ((int)(sizeof(a) / sizeof((a)[0])))
@@ -538,7 +538,9 @@ static int def_write(const char *folder, const struct zetl_definition *d, struct
 int zetl_catalog_create(const struct zetl_catalog *cat, const struct zetl_definition *d,
                         struct zetl_err *err)
 {
-        struct zetl_status st = {.state = ZETL_STATE_CREATING, .lag_seconds = -1, .lag_bytes = -1};
+        struct zetl_status st = { .state = ZETL_STATE_CREATING,
+                                  .lag_seconds = -1,
+                                  .lag_bytes = -1 };
         struct zetl_err ignored;
         char folder[PATH_MAX];
         int rc;

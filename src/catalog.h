@@ -84,11 +84,11 @@ struct zetl_table_status {
 
 struct zetl_status {
         enum zetl_state state;
-        char *last_error; /* may be NULL */
-        int64_t updated_at;   /* unix µs */
-        double lag_seconds;   /* -1 when unknown */
-        int64_t lag_bytes;    /* -1 when unknown */
-        int pid;              /* of the running `zetl run`, 0 when none */
+        char *last_error;   /* may be NULL */
+        int64_t updated_at; /* unix µs */
+        double lag_seconds; /* -1 when unknown */
+        int64_t lag_bytes;  /* -1 when unknown */
+        int pid;            /* of the running `zetl run`, 0 when none */
         int ntables;
         struct zetl_table_status *tables;
 };
@@ -110,8 +110,8 @@ void zetl_catalog_path(const struct zetl_catalog *cat, const char *name, char *b
  * creating). ZETL_EEXIST if the integration exists. */
 int zetl_catalog_create(const struct zetl_catalog *cat, const struct zetl_definition *d,
                         struct zetl_err *err);
-int zetl_catalog_load(const struct zetl_catalog *cat, const char *name,
-                      struct zetl_definition *out, struct zetl_err *err);
+int zetl_catalog_load(const struct zetl_catalog *cat, const char *name, struct zetl_definition *out,
+                      struct zetl_err *err);
 int zetl_catalog_save(const struct zetl_catalog *cat, const struct zetl_definition *d,
                       struct zetl_err *err);
 /* Names of all integrations, sorted; free each and the array. */
@@ -127,10 +127,8 @@ int zetl_catalog_lock(const struct zetl_catalog *cat, const char *name, int *fd,
  * *found (if not NULL) false. */
 int zetl_checkpoint_load(const char *idir, struct zetl_checkpoint *out, bool *found,
                          struct zetl_err *err);
-int zetl_checkpoint_save(const char *idir, const struct zetl_checkpoint *ck,
-                         struct zetl_err *err);
-int zetl_status_load(const char *idir, struct zetl_status *out, bool *found,
-                     struct zetl_err *err);
+int zetl_checkpoint_save(const char *idir, const struct zetl_checkpoint *ck, struct zetl_err *err);
+int zetl_status_load(const char *idir, struct zetl_status *out, bool *found, struct zetl_err *err);
 int zetl_status_save(const char *idir, const struct zetl_status *st, struct zetl_err *err);
 
 #endif

@@ -35,15 +35,15 @@ int cli_fail(const char *cmd, const struct zetl_err *err);
 int cli_global_opt(const char *cmd, int opt, const char *arg, struct cli_globals *g);
 /* getopt_long entries of the global options, to append to a command's table. */
 #define CLI_GLOBAL_LONGOPTS                                                                        \
-        {"state-dir", required_argument, NULL, 1001},                                              \
-                {"log-level", required_argument, NULL, 1002},                                      \
-                {"log-format", required_argument, NULL, 1003},                                     \
+        { "state-dir", required_argument, NULL, 1001 },                                            \
+                { "log-level", required_argument, NULL, 1002 },                                    \
+                { "log-format", required_argument, NULL, 1003 },                                   \
         {                                                                                          \
                 "help", no_argument, NULL, 'h'                                                     \
         }
 #define CLI_GLOBAL_HELP                                                                            \
         "Common options:\n"                                                                        \
-        "  --state-dir DIR        integrations live here (default: $ZETL_STATE_DIR, else\n"       \
+        "  --state-dir DIR        integrations live here (default: $ZETL_STATE_DIR, else\n"        \
         "                         /var/lib/zetl for root, ~/.local/state/zetl otherwise)\n"        \
         "  --log-level LEVEL      debug, info (default), warn or error\n"                          \
         "  --log-format FORMAT    text (default) or json\n"                                        \

@@ -121,8 +121,8 @@ static json_t *redacted(const char *uri)
 static json_t *describe_one(const struct zetl_catalog *cat, const struct zetl_definition *d)
 {
         char idir[PATH_MAX], when[40], tname[ZETL_NAME_MAX * 3];
-        struct zetl_status st = {0};
-        struct zetl_checkpoint ck = {0};
+        struct zetl_status st = { 0 };
+        struct zetl_checkpoint ck = { 0 };
         struct zetl_err err;
         json_t *o, *tables, *opts;
         bool found;
@@ -140,16 +140,15 @@ static json_t *describe_one(const struct zetl_catalog *cat, const struct zetl_de
         tables = json_array();
         for (int i = 0; i < st.ntables; i++) {
                 const struct zetl_table_status *t = &st.tables[i];
-                json_array_append_new(
-                        tables,
-                        json_pack("{s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:s?}", "Table",
-                                  zetl_table_id_str(&t->id, tname, sizeof(tname)), "Status",
-                                  zetl_table_state_name(t->state), "RowsSnapshot",
-                                  (json_int_t)t->rows_snapshot, "RowsInserted",
-                                  (json_int_t)t->rows_inserted, "RowsUpdated",
-                                  (json_int_t)t->rows_updated, "RowsDeleted",
-                                  (json_int_t)t->rows_deleted, "Bytes", (json_int_t)t->bytes,
-                                  "LastError", t->last_error));
+                json_array_append_new(tables,
+                                      json_pack("{s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:s?}", "Table",
+                                                zetl_table_id_str(&t->id, tname, sizeof(tname)),
+                                                "Status", zetl_table_state_name(t->state),
+                                                "RowsSnapshot", (json_int_t)t->rows_snapshot,
+                                                "RowsInserted", (json_int_t)t->rows_inserted,
+                                                "RowsUpdated", (json_int_t)t->rows_updated,
+                                                "RowsDeleted", (json_int_t)t->rows_deleted, "Bytes",
+                                                (json_int_t)t->bytes, "LastError", t->last_error));
         }
         o = json_pack("{s:s,s:s,s:o,s:o,s:s?,s:s?,s:s?,s:s,s:o,s:b}", "IntegrationName", d->name,
                       "Status", zetl_state_name(st.state), "Source", redacted(d->source), "Target",
@@ -215,25 +214,36 @@ static int read_filter_file(const char *cmd, const char *path, char **out)
         return 0;
 }
 
-enum { OPT_NAME = 2000, OPT_SOURCE, OPT_TARGET, OPT_FILTER, OPT_FILTER_FILE, OPT_DESC, OPT_OPTION, OPT_IDENT, OPT_OUTPUT, OPT_NO_FILTER };
+enum {
+        OPT_NAME = 2000,
+        OPT_SOURCE,
+        OPT_TARGET,
+        OPT_FILTER,
+        OPT_FILTER_FILE,
+        OPT_DESC,
+        OPT_OPTION,
+        OPT_IDENT,
+        OPT_OUTPUT,
+        OPT_NO_FILTER
+};
 
 /* Parse argv for create/modify/describe/delete. Returns 0, or an exit code. */
 static int parse_def_opts(const char *cmd, int argc, char **argv, struct def_opts *o,
                           struct cli_globals *g, const char **output, const char *usage)
 {
         static const struct option longopts[] = {
-                {"integration-name", required_argument, NULL, OPT_NAME},
-                {"integration-identifier", required_argument, NULL, OPT_IDENT},
-                {"source", required_argument, NULL, OPT_SOURCE},
-                {"target", required_argument, NULL, OPT_TARGET},
-                {"data-filter", required_argument, NULL, OPT_FILTER},
-                {"no-data-filter", no_argument, NULL, OPT_NO_FILTER},
-                {"filter-file", required_argument, NULL, OPT_FILTER_FILE},
-                {"description", required_argument, NULL, OPT_DESC},
-                {"option", required_argument, NULL, OPT_OPTION},
-                {"output", required_argument, NULL, OPT_OUTPUT},
+                { "integration-name", required_argument, NULL, OPT_NAME },
+                { "integration-identifier", required_argument, NULL, OPT_IDENT },
+                { "source", required_argument, NULL, OPT_SOURCE },
+                { "target", required_argument, NULL, OPT_TARGET },
+                { "data-filter", required_argument, NULL, OPT_FILTER },
+                { "no-data-filter", no_argument, NULL, OPT_NO_FILTER },
+                { "filter-file", required_argument, NULL, OPT_FILTER_FILE },
+                { "description", required_argument, NULL, OPT_DESC },
+                { "option", required_argument, NULL, OPT_OPTION },
+                { "output", required_argument, NULL, OPT_OUTPUT },
                 CLI_GLOBAL_LONGOPTS,
-                {NULL, 0, NULL, 0},
+                { NULL, 0, NULL, 0 },
         };
         int c, rc;
 
@@ -306,7 +316,7 @@ static int set_state(const struct zetl_catalog *cat, const char *name, enum zetl
                      const char *last_error)
 {
         char idir[PATH_MAX];
-        struct zetl_status st = {0};
+        struct zetl_status st = { 0 };
         struct zetl_err err;
         bool found;
         int rc;
@@ -337,16 +347,18 @@ static const char create_usage[] =
         "  --source URI             postgresql://..., mysql://..., jsonl:FILE\n"
         "  --target URI             iceberg:PATH, postgresql://..., opensearch://...,\n"
         "                           jsonl:PATH, jsonl:-, null:\n"
-        "  --data-filter TEXT       'include: db.schema.table, exclude: ...' (see zetl-filters(5))\n"
+        "  --data-filter TEXT       'include: db.schema.table, exclude: ...' (see "
+        "zetl-filters(5))\n"
         "  --filter-file FILE       table, row and column filters (read now and stored)\n"
         "  --description TEXT       free text\n"
-        "  --option KEY=VALUE       integration options (flush-rows, flush-interval-ms, ...)\n\n" CLI_GLOBAL_HELP;
+        "  --option KEY=VALUE       integration options (flush-rows, flush-interval-ms, "
+        "...)\n\n" CLI_GLOBAL_HELP;
 
 static int create_run(int argc, char **argv, struct cli_globals *g)
 {
         const char *cmd = "create-integration";
-        struct def_opts o = {0};
-        struct zetl_definition d = {0};
+        struct def_opts o = { 0 };
+        struct zetl_definition d = { 0 };
         struct zetl_catalog cat;
         struct zetl_filter *f = NULL;
         const struct zetl_source_ops *src;
@@ -355,7 +367,7 @@ static int create_run(int argc, char **argv, struct cli_globals *g)
         char idir[PATH_MAX];
         void *spriv = NULL, *kpriv = NULL;
         bool src_setup = false;
-        struct zetl_err err = {0};
+        struct zetl_err err = { 0 };
         int rc;
 
         if ((rc = parse_def_opts(cmd, argc, argv, &o, g, NULL, create_usage)))
@@ -364,8 +376,8 @@ static int create_run(int argc, char **argv, struct cli_globals *g)
                 rc = cli_usage_error(cmd, "--integration-name, --source and --target are required");
                 goto out_opts;
         }
-        if (zetl_integration_name_check(o.name, &err) || !(src = zetl_source_find(o.source, &err)) ||
-            !(sink = zetl_sink_find(o.target, &err))) {
+        if (zetl_integration_name_check(o.name, &err) ||
+            !(src = zetl_source_find(o.source, &err)) || !(sink = zetl_sink_find(o.target, &err))) {
                 rc = cli_fail(cmd, &err);
                 goto out_opts;
         }
@@ -448,14 +460,15 @@ const struct cli_cmd cli_create = {
 /* ---- describe-integrations ------------------------------------------------ */
 
 static const char describe_usage[] =
-        "Usage: zetl describe-integrations [--integration-identifier NAME] [--output json|table]\n\n"
+        "Usage: zetl describe-integrations [--integration-identifier NAME] [--output "
+        "json|table]\n\n"
         "Show integrations: state, lag, committed position, per-table status and the\n"
         "last error. Passwords in URIs are shown as ***.\n\n" CLI_GLOBAL_HELP;
 
 static int describe_run(int argc, char **argv, struct cli_globals *g)
 {
         const char *cmd = "describe-integrations", *output = "json";
-        struct def_opts o = {0};
+        struct def_opts o = { 0 };
         struct zetl_catalog cat;
         struct zetl_err err;
         char **names = NULL;
@@ -480,7 +493,7 @@ static int describe_run(int argc, char **argv, struct cli_globals *g)
         }
         list = json_array();
         for (int i = 0; i < n; i++) {
-                struct zetl_definition d = {0};
+                struct zetl_definition d = { 0 };
                 if (zetl_catalog_load(&cat, names[i], &d, &err)) {
                         rc = cli_fail(cmd, &err);
                         break;
@@ -526,8 +539,8 @@ static const char modify_usage[] =
 static int modify_run(int argc, char **argv, struct cli_globals *g)
 {
         const char *cmd = "modify-integration";
-        struct def_opts o = {0};
-        struct zetl_definition d = {0};
+        struct def_opts o = { 0 };
+        struct zetl_definition d = { 0 };
         struct zetl_catalog cat;
         struct zetl_filter *f = NULL;
         const struct zetl_source_ops *src;
@@ -616,8 +629,8 @@ static const char delete_usage[] =
 static int delete_run(int argc, char **argv, struct cli_globals *g)
 {
         const char *cmd = "delete-integration";
-        struct def_opts o = {0};
-        struct zetl_definition d = {0};
+        struct def_opts o = { 0 };
+        struct zetl_definition d = { 0 };
         struct zetl_catalog cat;
         struct zetl_filter *f = NULL;
         const struct zetl_source_ops *src;

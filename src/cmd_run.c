@@ -69,25 +69,25 @@ static int apply_options(const struct zetl_conn_cfg *cfg, struct zetl_pipeline_o
 static int run_run(int argc, char **argv, struct cli_globals *g)
 {
         static const struct option longopts[] = {
-                {"once", no_argument, NULL, 'o'},
-                {"max-attempts", required_argument, NULL, 'm'},
+                { "once", no_argument, NULL, 'o' },
+                { "max-attempts", required_argument, NULL, 'm' },
                 CLI_GLOBAL_LONGOPTS,
-                {NULL, 0, NULL, 0},
+                { NULL, 0, NULL, 0 },
         };
         const char *cmd = "run";
         const char *name = NULL;
         bool once = false;
         int max_attempts = 0;
         struct zetl_catalog cat;
-        struct zetl_definition d = {0};
+        struct zetl_definition d = { 0 };
         struct zetl_filter *f = NULL;
         const struct zetl_source_ops *src;
         const struct zetl_sink_ops *sink;
-        struct zetl_conn_cfg scfg = {0}, kcfg = {0};
-        struct zetl_pipeline_ctx ctx = {0};
+        struct zetl_conn_cfg scfg = { 0 }, kcfg = { 0 };
+        struct zetl_pipeline_ctx ctx = { 0 };
         struct sigaction sa;
         char idir[PATH_MAX];
-        struct zetl_err err = {0};
+        struct zetl_err err = { 0 };
         int lock = -1, rc, c;
 
         optind = 1;
@@ -122,9 +122,8 @@ static int run_run(int argc, char **argv, struct cli_globals *g)
         name = argv[optind];
 
         if (zetl_catalog_open(&cat, g->state_dir, &err) ||
-            zetl_catalog_load(&cat, name, &d, &err) ||
-            zetl_catalog_lock(&cat, name, &lock, &err) || !(src = zetl_source_find(d.source, &err)) ||
-            !(sink = zetl_sink_find(d.target, &err)) ||
+            zetl_catalog_load(&cat, name, &d, &err) || zetl_catalog_lock(&cat, name, &lock, &err) ||
+            !(src = zetl_source_find(d.source, &err)) || !(sink = zetl_sink_find(d.target, &err)) ||
             zetl_filter_parse(d.data_filter, d.filter_file ? d.filter_file : "filter file",
                               d.filter_text, src->filter_dialect, &f, &err)) {
                 rc = cli_fail(cmd, &err);
@@ -132,7 +131,7 @@ static int run_run(int argc, char **argv, struct cli_globals *g)
         }
         zetl_log_set_integration(d.name);
         zetl_catalog_path(&cat, d.name, idir, sizeof(idir));
-        scfg = (struct zetl_conn_cfg){d.name, d.source, idir, f, d.opts, d.nopts, once};
+        scfg = (struct zetl_conn_cfg){ d.name, d.source, idir, f, d.opts, d.nopts, once };
         kcfg = scfg;
         kcfg.uri = d.target;
         ctx.src = src;

@@ -67,8 +67,7 @@ static struct zetl_item *item_new(enum zetl_item_kind kind, struct zetl_err *err
 static int push(struct zetl_emitter *em, struct zetl_item *it, struct zetl_err *err)
 {
         if (zetl_queue_push(em->q, it))
-                return zetl_err_set(err, ZETL_ECANCELED, ZETL_ERRC_TRANSIENT,
-                                    "pipeline stopping");
+                return zetl_err_set(err, ZETL_ECANCELED, ZETL_ERRC_TRANSIENT, "pipeline stopping");
         return 0;
 }
 
@@ -289,8 +288,7 @@ static bool flush_due(struct zetl_emitter *em)
         return em->last_commit.order != em->flushed.order && now - em->last_flush_ms >= o->flush_ms;
 }
 
-int zetl_emit_commit(struct zetl_emitter *em, const struct zetl_position *pos,
-                     struct zetl_err *err)
+int zetl_emit_commit(struct zetl_emitter *em, const struct zetl_position *pos, struct zetl_err *err)
 {
         em->last_commit = *pos;
         em->txn_rows = 0;

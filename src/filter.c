@@ -315,7 +315,7 @@ static int parse_pattern(struct fparser *p, struct filt_pattern *pat, int num)
 {
         enum zetl_filter_dialect d = p->f->dialect;
         size_t start = p->pos;
-        size_t part_at[MAX_PARTS] = {0};
+        size_t part_at[MAX_PARTS] = { 0 };
         int n = 0;
         int rc;
 
@@ -470,7 +470,7 @@ int zetl_filter_parse(const char *data_filter, const char *file_name, const char
                       enum zetl_filter_dialect d, struct zetl_filter **out, struct zetl_err *err)
 {
         struct zetl_filter *f;
-        struct fparser p = {.err = err};
+        struct fparser p = { .err = err };
         int rc = 0;
 
         *out = NULL;

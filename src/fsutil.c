@@ -105,7 +105,7 @@ int zetl_fault_hit(enum zetl_fault_kind kind)
 
 static int fault_kind_parse(const char *s, size_t n, enum zetl_fault_kind *out)
 {
-        static const char *const names[ZETL_FAULT__COUNT] = {"write", "fsync", "rename"};
+        static const char *const names[ZETL_FAULT__COUNT] = { "write", "fsync", "rename" };
 
         for (int k = 0; k < ZETL_FAULT__COUNT; k++) {
                 if (strlen(names[k]) == n && memcmp(names[k], s, n) == 0) {
@@ -155,9 +155,9 @@ static int fault_item_parse(const char *item, size_t n, enum zetl_fault_kind *ki
 void zetl_fault_from_env(void)
 {
         const char *env = getenv("ZETL_FAULT");
-        long nth[ZETL_FAULT__COUNT] = {0};
-        int err_no[ZETL_FAULT__COUNT] = {0};
-        bool set[ZETL_FAULT__COUNT] = {false};
+        long nth[ZETL_FAULT__COUNT] = { 0 };
+        int err_no[ZETL_FAULT__COUNT] = { 0 };
+        bool set[ZETL_FAULT__COUNT] = { false };
         const char *p;
 
         if (!env || !*env)

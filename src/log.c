@@ -21,7 +21,7 @@ static enum zetl_log_level min_level = ZETL_LOG_INFO;
 static enum zetl_log_format format = ZETL_LOG_TEXT;
 static char integration[64];
 
-static const char *const level_names[] = {"debug", "info", "warn", "error"};
+static const char *const level_names[] = { "debug", "info", "warn", "error" };
 
 void zetl_log_init(enum zetl_log_level min, enum zetl_log_format fmt)
 {

@@ -34,7 +34,8 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
 
 int cli_fail(const char *cmd, const struct zetl_err *err)
 {
-        fprintf(stderr, "zetl %s: %s\n", cmd, err->msg[0] ? err->msg : zetl_errcode_name(err->code));
+        fprintf(stderr, "zetl %s: %s\n", cmd,
+                err->msg[0] ? err->msg : zetl_errcode_name(err->code));
         return err->cls == ZETL_ERRC_CONFIG ? ZETL_EXIT_USAGE : ZETL_EXIT_FAIL;
 }
 
@@ -71,9 +72,10 @@ int cli_global_opt(const char *cmd, int opt, const char *arg, struct cli_globals
 
 static void usage(FILE *f)
 {
-        fprintf(f, "zetl %s: zero-ETL change data capture: a consistent snapshot of a source\n"
-                   "database, then every change, into an analytical target.\n\n"
-                   "Usage: zetl COMMAND [OPTIONS]\n\nCommands:\n",
+        fprintf(f,
+                "zetl %s: zero-ETL change data capture: a consistent snapshot of a source\n"
+                "database, then every change, into an analytical target.\n\n"
+                "Usage: zetl COMMAND [OPTIONS]\n\nCommands:\n",
                 ZETL_VERSION);
         for (int i = 0; commands[i]; i++)
                 fprintf(f, "  %-24s %s\n", commands[i]->name, commands[i]->summary);
@@ -86,7 +88,7 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
-        struct cli_globals g = {0};
+        struct cli_globals g = { 0 };
 
         if (argc < 2)
                 return cli_usage_error(NULL, "missing command");

@@ -53,7 +53,7 @@ static int64_t wall_us(void)
 static void table_count(struct sink_state *s, const struct zetl_batch *b)
 {
         struct zetl_table_status *ts = zetl_status_table(s->st, &b->schema->id);
-        int64_t n[4] = {0, 0, 0, 0};
+        int64_t n[4] = { 0, 0, 0, 0 };
 
         if (!ts)
                 return;
@@ -73,8 +73,7 @@ static void table_fail(struct sink_state *s, const struct zetl_table_id *id, con
         struct zetl_table_status *ts = zetl_status_table(s->st, id);
         char name[ZETL_NAME_MAX * 3];
 
-        zlog_error("table %s needs attention: %s", zetl_table_id_str(id, name, sizeof(name)),
-                   msg);
+        zlog_error("table %s needs attention: %s", zetl_table_id_str(id, name, sizeof(name)), msg);
         if (!ts)
                 return;
         ts->state = ZETL_TABLE_NEEDS_ATTENTION;
@@ -159,9 +158,8 @@ static int apply(struct sink_state *s, struct zetl_item *it)
         case ZETL_IT_SCHEMA:
                 if (it->old)
                         zlog_info("table %s changed shape (version %u -> %u, %d change%s%s)",
-                                  zetl_table_id_str(&sch->id, name, sizeof(name)),
-                                  it->old->version, sch->version, it->diff.n,
-                                  it->diff.n == 1 ? "" : "s",
+                                  zetl_table_id_str(&sch->id, name, sizeof(name)), it->old->version,
+                                  sch->version, it->diff.n, it->diff.n == 1 ? "" : "s",
                                   it->diff.compatible ? "" : ", incompatible");
                 {
                         /* A table is syncing only while its initial copy runs. */
@@ -299,9 +297,9 @@ int zetl_pipeline_run(const struct zetl_pipeline_ctx *ctx, struct zetl_err *err)
         void *kpriv = calloc(1, ctx->sink->priv_size ? ctx->sink->priv_size : 1);
         struct zetl_queue q;
         struct zetl_emitter em;
-        struct zetl_status st = {0};
-        struct sink_state ks = {0};
-        struct source_state ss = {0};
+        struct zetl_status st = { 0 };
+        struct sink_state ks = { 0 };
+        struct source_state ss = { 0 };
         atomic_bool stopping = false;
         pthread_t st_src, st_sink, st_watch;
         bool found;
@@ -321,7 +319,7 @@ int zetl_pipeline_run(const struct zetl_pipeline_ctx *ctx, struct zetl_err *err)
         ss.resume.pos = ks.ck.committed;
         ss.resume.snapshot_done = ks.ck.snapshot_done;
         if (ctx->sink->resume && (ctx->sink->caps & ZETL_SINK_STORES_POSITION)) {
-                struct zetl_position tp = {0};
+                struct zetl_position tp = { 0 };
                 if ((rc = ctx->sink->resume(kpriv, &tp, err)))
                         goto out_close;
                 /* The target is the authority: it may be ahead of our checkpoint
@@ -397,7 +395,7 @@ static void sleep_ms(long ms, volatile sig_atomic_t *stop)
 {
         while (ms > 0 && !(stop && *stop)) {
                 long step = ms < 100 ? ms : 100;
-                struct timespec ts = {step / 1000, (step % 1000) * 1000000};
+                struct timespec ts = { step / 1000, (step % 1000) * 1000000 };
                 nanosleep(&ts, NULL);
                 ms -= step;
         }

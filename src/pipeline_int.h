@@ -28,18 +28,18 @@ struct zetl_emitter {
         int ntables, cap;
         struct em_table *last; /* fast path for consecutive rows of one table */
 
-        size_t pending_rows;   /* rows emitted since the last flush */
+        size_t pending_rows; /* rows emitted since the last flush */
         size_t pending_bytes;
         long long first_pending_ms;
-        size_t txn_rows;       /* rows since the last emit_commit */
-        struct zetl_position last_commit;  /* last source commit seen */
-        struct zetl_position flushed;      /* last commit handed to the sink */
+        size_t txn_rows;                  /* rows since the last emit_commit */
+        struct zetl_position last_commit; /* last source commit seen */
+        struct zetl_position flushed;     /* last commit handed to the sink */
         long long last_flush_ms;
 
         /* Shared with the sink thread. */
         pthread_mutex_t mu;
-        struct zetl_position acked;    /* committed and checkpointed: may be acknowledged */
-        struct zetl_position received; /* last position read from the source */
+        struct zetl_position acked;      /* committed and checkpointed: may be acknowledged */
+        struct zetl_position received;   /* last position read from the source */
         struct zetl_position server_end; /* last keepalive position (for lag in bytes) */
 };
 

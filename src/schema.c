@@ -618,7 +618,7 @@ static void diff_fill(struct diff_ctx *d)
 int zetl_schema_diff(const struct zetl_schema *old, const struct zetl_schema *new,
                      struct zetl_schema_diff *out, struct zetl_err *err)
 {
-        struct diff_ctx d = {.old = old, .new = new};
+        struct diff_ctx d = { .old = old, .new = new };
         char tname[3 * ZETL_NAME_MAX];
         size_t cap;
         int rc = 0;

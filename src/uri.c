@@ -361,7 +361,7 @@ static int parse_hier(const char *text, const char *p, struct zetl_uri *u, struc
 
 int zetl_uri_parse(const char *text, struct zetl_uri *out, struct zetl_err *err)
 {
-        struct zetl_uri u = {0};
+        struct zetl_uri u = { 0 };
         size_t i = 0;
         int rc;
 
@@ -466,7 +466,8 @@ static bool is_key_char(int c)
 static bool secret_key(const char *k, size_t n)
 {
         static const char *const suffixes[] = {
-            "password", "passwd", "token", "secret", "api_key", "api-key", "apikey", "secret_key",
+                "password", "passwd",  "token",  "secret",
+                "api_key",  "api-key", "apikey", "secret_key",
         };
 
         for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
@@ -549,7 +550,7 @@ static size_t uri_userinfo(const char *t, size_t s, size_t *pw, size_t *at)
 
 char *zetl_uri_redact(const char *text, char *buf, size_t len)
 {
-        struct rout o = {.buf = buf, .len = len};
+        struct rout o = { .buf = buf, .len = len };
         size_t uri_scanned = 0; /* no "://" before this offset needs a new scan */
         size_t i = 0;
 

@@ -20,10 +20,10 @@ void zetl_days_to_civil(int64_t days, int64_t *y, int *m, int *d)
 {
         int64_t z = days + 719468; /* days since 0000-03-01 */
         int64_t era = floor_div(z, 146097);
-        int64_t doe = z - era * 146097;                                   /* [0, 146096] */
+        int64_t doe = z - era * 146097;                                      /* [0, 146096] */
         int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365; /* [0, 399] */
-        int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);            /* [0, 365] */
-        int64_t mp = (5 * doy + 2) / 153;                                 /* [0, 11] */
+        int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);               /* [0, 365] */
+        int64_t mp = (5 * doy + 2) / 153;                                    /* [0, 11] */
 
         *d = (int)(doy - (153 * mp + 2) / 5 + 1);
         *m = (int)(mp < 10 ? mp + 3 : mp - 9);
@@ -129,8 +129,8 @@ static int parse_ymd(const char **p, const char *end, int64_t *days)
         y = 0;
         while (*p < end && isdigit((unsigned char)**p) && *p - start < 7)
                 y = y * 10 + (*(*p)++ - '0');
-        if (*p - start < 4 || *p >= end || *(*p)++ != '-' || digits(p, end, 2, &m) ||
-            *p >= end || *(*p)++ != '-' || digits(p, end, 2, &d))
+        if (*p - start < 4 || *p >= end || *(*p)++ != '-' || digits(p, end, 2, &m) || *p >= end ||
+            *(*p)++ != '-' || digits(p, end, 2, &d))
                 return -1;
         y *= sign;
         if (m < 1 || m > 12 || d < 1 || d > 31)

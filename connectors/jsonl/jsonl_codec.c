@@ -93,8 +93,7 @@ static int int_value(struct zetl_batch *b, int col, json_t *v, int64_t min, int6
         return 0;
 }
 
-static int float_value(struct zetl_batch *b, int col, json_t *v, double *out,
-                       struct zetl_err *err)
+static int float_value(struct zetl_batch *b, int col, json_t *v, double *out, struct zetl_err *err)
 {
         if (json_is_number(v)) {
                 *out = json_number_value(v);
@@ -231,23 +230,23 @@ json_t *jsonl_schema(const struct zetl_schema *s, const struct zetl_schema_diff 
 
         for (int i = 0; i < s->ncols; i++) {
                 const struct zetl_column *c = &s->cols[i];
-                json_array_append_new(
-                        cols, json_pack("{s:s,s:s,s:i,s:i,s:b,s:i,s:s?,s:I}", "name", c->name,
-                                        "type", zetl_type_name(c->type), "precision",
-                                        c->precision, "scale", c->scale, "nullable", c->nullable,
-                                        "key", c->key_pos, "source_type", c->source_type,
-                                        "source_id", (json_int_t)c->source_id));
+                json_array_append_new(cols, json_pack("{s:s,s:s,s:i,s:i,s:b,s:i,s:s?,s:I}", "name",
+                                                      c->name, "type", zetl_type_name(c->type),
+                                                      "precision", c->precision, "scale", c->scale,
+                                                      "nullable", c->nullable, "key", c->key_pos,
+                                                      "source_type", c->source_type, "source_id",
+                                                      (json_int_t)c->source_id));
         }
         o = json_pack("{s:s,s:o,s:I,s:o}", "type", "schema", "table", jsonl_table(&s->id),
                       "version", (json_int_t)s->version, "columns", cols);
         if (o && d) {
                 json_t *chg = json_array();
                 for (int i = 0; i < d->n; i++)
-                        json_array_append_new(
-                                chg, json_pack("{s:s,s:b,s:s}", "kind",
-                                               zetl_change_kind_name(d->changes[i].kind),
-                                               "compatible", d->changes[i].compatible, "detail",
-                                               d->changes[i].detail));
+                        json_array_append_new(chg,
+                                              json_pack("{s:s,s:b,s:s}", "kind",
+                                                        zetl_change_kind_name(d->changes[i].kind),
+                                                        "compatible", d->changes[i].compatible,
+                                                        "detail", d->changes[i].detail));
                 json_object_set_new(o, "changes", chg);
         }
         return o;
@@ -274,7 +273,7 @@ int jsonl_parse_schema(json_t *line, struct zetl_schema **out, struct zetl_err *
         s->version = (uint32_t)version;
         json_array_foreach(cols, i, c)
         {
-                struct zetl_column col = {.precision = 0, .scale = 0, .nullable = true};
+                struct zetl_column col = { .precision = 0, .scale = 0, .nullable = true };
                 const char *name = NULL, *type = NULL, *stype = NULL;
                 int prec = 0, scale = 0, nullable = 1, key = 0;
                 json_int_t sid = 0;

@@ -203,9 +203,8 @@ static int jsonl_nop(void *priv, const struct zetl_conn_cfg *cfg, struct zetl_er
         return 0;
 }
 
-static int jsonl_schema_fn(void *priv, const struct zetl_schema *old,
-                           const struct zetl_schema *new, const struct zetl_schema_diff *diff,
-                           struct zetl_err *err)
+static int jsonl_schema_fn(void *priv, const struct zetl_schema *old, const struct zetl_schema *new,
+                           const struct zetl_schema_diff *diff, struct zetl_err *err)
 {
         (void)old;
         return append_json(priv, jsonl_schema(new, diff), err);
@@ -303,7 +302,7 @@ static void jsonl_close(void *priv)
         j->fd = -1;
 }
 
-static const char *const jsonl_schemes[] = {"jsonl", NULL};
+static const char *const jsonl_schemes[] = { "jsonl", NULL };
 
 const struct zetl_sink_ops zetl_jsonl_sink = {
         .name = "jsonl",

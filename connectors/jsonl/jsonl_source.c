@@ -28,7 +28,7 @@ struct jsonl_source {
         int nschemas;
         char *line;
         size_t line_cap;
-        uint64_t offset;  /* of the next line */
+        uint64_t offset; /* of the next line */
         uint64_t lineno;
 };
 
@@ -181,7 +181,8 @@ static int on_change(struct jsonl_source *s, struct zetl_emitter *em, json_t *o,
         }
         old = json_object_get(o, "old_key");
         if (json_is_object(old)) {
-                if ((rc = zetl_batch_old_key_begin(b, err)) || (rc = set_row(b->old, old, true, err)))
+                if ((rc = zetl_batch_old_key_begin(b, err)) ||
+                    (rc = set_row(b->old, old, true, err)))
                         goto abort;
         }
         zetl_batch_row_end(b);
@@ -216,7 +217,7 @@ static int on_line(struct jsonl_source *s, struct zetl_emitter *em, const char *
                         rc = slot ? zetl_emit_truncate(em, *slot, s->offset, err) : 0;
                 }
         } else if (strcmp(type, "commit") == 0) {
-                struct zetl_position p = {0};
+                struct zetl_position p = { 0 };
                 char tok[40];
                 json_int_t t = 0;
                 json_unpack(o, "{s?I}", "time_us", &t);
@@ -286,7 +287,7 @@ static int src_run(void *priv, struct zetl_emitter *em, const struct zetl_resume
 
         if (!resume->snapshot_done) {
                 /* A file has no snapshot: it is a stream from its first line. */
-                struct zetl_position start = {0};
+                struct zetl_position start = { 0 };
                 zetl_pos_set(&start, 0, "offset=0");
                 if ((rc = zetl_emit_snapshot_done(em, &start, err)))
                         return rc;
@@ -308,11 +309,11 @@ static int src_run(void *priv, struct zetl_emitter *em, const struct zetl_resume
                         clearerr(s->f);
                         if (s->once)
                                 return 0;
-                        struct zetl_position here = {0};
+                        struct zetl_position here = { 0 };
                         zetl_emit_acked(em, &here);
                         if ((rc = zetl_emit_keepalive(em, &here, err)))
                                 return rc;
-                        struct timespec ts = {0, 100 * 1000000};
+                        struct timespec ts = { 0, 100 * 1000000 };
                         nanosleep(&ts, NULL);
                         continue;
                 }
@@ -328,7 +329,7 @@ static int src_run(void *priv, struct zetl_emitter *em, const struct zetl_resume
         }
 }
 
-static const char *const jsonl_src_schemes[] = {"jsonl", NULL};
+static const char *const jsonl_src_schemes[] = { "jsonl", NULL };
 
 const struct zetl_source_ops zetl_jsonl_source = {
         .name = "jsonl",

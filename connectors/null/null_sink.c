@@ -51,7 +51,8 @@ static int null_write(void *priv, const struct zetl_batch *b, struct zetl_err *e
         n->rows += b->nrows;
         n->batches++;
         for (int c = 0; c < b->schema->ncols; c++)
-                n->bytes += b->cols[c].data_len + zetl_type_width(b->schema->cols[c].type) * b->nrows;
+                n->bytes +=
+                        b->cols[c].data_len + zetl_type_width(b->schema->cols[c].type) * b->nrows;
         return 0;
 }
 
@@ -85,7 +86,7 @@ static void null_close(void *priv)
                           n->rows, n->bytes, n->batches, n->commits);
 }
 
-static const char *const null_schemes[] = {"null", NULL};
+static const char *const null_schemes[] = { "null", NULL };
 
 const struct zetl_sink_ops zetl_null_sink = {
         .name = "null",

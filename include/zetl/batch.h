@@ -64,9 +64,9 @@ struct zetl_batch {
         const struct zetl_schema *schema; /* holds a reference */
         uint32_t nrows;
         uint32_t cap;
-        uint8_t *ops;      /* enum zetl_op per row */
-        uint64_t *pos;     /* source position per row */
-        int32_t *old_key;  /* NULL, or per row: row in `old`, -1 for none */
+        uint8_t *ops;     /* enum zetl_op per row */
+        uint64_t *pos;    /* source position per row */
+        int32_t *old_key; /* NULL, or per row: row in `old`, -1 for none */
         struct zetl_batch *old;
         struct zetl_vec *cols;
         size_t bytes;     /* bytes allocated by all buffers */
@@ -141,8 +141,8 @@ int32_t zetl_batch_old_key_row(const struct zetl_batch *b, uint32_t r);
 #ifndef ARROW_C_DATA_INTERFACE
 #define ARROW_C_DATA_INTERFACE
 #define ARROW_FLAG_DICTIONARY_ORDERED 1
-#define ARROW_FLAG_NULLABLE 2
-#define ARROW_FLAG_MAP_KEYS_SORTED 4
+#define ARROW_FLAG_NULLABLE           2
+#define ARROW_FLAG_MAP_KEYS_SORTED    4
 struct ArrowSchema {
         const char *format;
         const char *name;

@@ -20,9 +20,9 @@ struct zetl_option {
 };
 
 struct zetl_conn_cfg {
-        const char *integration;         /* the integration's name */
-        const char *uri;                 /* source or target URI, secrets included */
-        const char *state_dir;           /* the integration's folder (0700) */
+        const char *integration;          /* the integration's name */
+        const char *uri;                  /* source or target URI, secrets included */
+        const char *state_dir;            /* the integration's folder (0700) */
         const struct zetl_filter *filter; /* never NULL: includes all when no filter */
         const struct zetl_option *opts;
         int nopts;
@@ -33,8 +33,8 @@ struct zetl_conn_cfg {
 const char *zetl_cfg_opt(const struct zetl_conn_cfg *cfg, const char *key);
 /* The option as an integer in [min, max], or def when absent. Returns 0 or
  * ZETL_EINVAL (config class) naming the option. */
-int zetl_cfg_opt_int(const struct zetl_conn_cfg *cfg, const char *key, long long def,
-                     long long min, long long max, long long *out, struct zetl_err *err);
+int zetl_cfg_opt_int(const struct zetl_conn_cfg *cfg, const char *key, long long def, long long min,
+                     long long max, long long *out, struct zetl_err *err);
 
 /* ---- URIs ---------------------------------------------------------------- */
 

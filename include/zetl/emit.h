@@ -48,8 +48,8 @@ int zetl_emit_snapshot_table(struct zetl_emitter *em, const struct zetl_schema *
 int zetl_emit_snapshot_done(struct zetl_emitter *em, const struct zetl_position *pos,
                             struct zetl_err *err);
 /* Progress of one table's initial sync (rows done, estimated total or -1). */
-void zetl_emit_progress(struct zetl_emitter *em, const struct zetl_table_id *id,
-                        int64_t done, int64_t total);
+void zetl_emit_progress(struct zetl_emitter *em, const struct zetl_table_id *id, int64_t done,
+                        int64_t total);
 /* Put a table into needs_attention (unsupported type or DDL...). Its changes
  * are dropped from now on until it is resynced. */
 void zetl_emit_table_error(struct zetl_emitter *em, const struct zetl_table_id *id,

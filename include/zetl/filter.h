@@ -25,7 +25,7 @@ enum zetl_filter_dialect {
         ZETL_FILTER_ANY,   /* either form (sources without a fixed shape) */
 };
 
-#define ZETL_FILTER_MAX_PATTERNS 99
+#define ZETL_FILTER_MAX_PATTERNS    99
 #define ZETL_FILTER_MAX_PATTERN_LEN 256
 
 struct zetl_filter;

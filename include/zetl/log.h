@@ -17,8 +17,8 @@ void zetl_log(enum zetl_log_level lvl, const char *fmt, ...) __attribute__((form
 int zetl_log_enabled(enum zetl_log_level lvl);
 
 #define zlog_debug(...) zetl_log(ZETL_LOG_DEBUG, __VA_ARGS__)
-#define zlog_info(...) zetl_log(ZETL_LOG_INFO, __VA_ARGS__)
-#define zlog_warn(...) zetl_log(ZETL_LOG_WARN, __VA_ARGS__)
+#define zlog_info(...)  zetl_log(ZETL_LOG_INFO, __VA_ARGS__)
+#define zlog_warn(...)  zetl_log(ZETL_LOG_WARN, __VA_ARGS__)
 #define zlog_error(...) zetl_log(ZETL_LOG_ERROR, __VA_ARGS__)
 
 #endif

@@ -97,8 +97,8 @@ enum zetl_change_kind {
 
 struct zetl_change {
         enum zetl_change_kind kind;
-        int old_col; /* index in the old schema, or -1 */
-        int new_col; /* index in the new schema, or -1 */
+        int old_col;     /* index in the old schema, or -1 */
+        int new_col;     /* index in the new schema, or -1 */
         bool compatible; /* false: the sink cannot evolve in place, resync the table */
         char detail[160];
 };

@@ -68,7 +68,7 @@ size_t zetl_type_width(enum zetl_type t);
 const char *zetl_type_arrow_format(enum zetl_type t);
 
 /* Microseconds per day, and the offset of PostgreSQL's 2000-01-01 epoch. */
-#define ZETL_USEC_PER_DAY INT64_C(86400000000)
+#define ZETL_USEC_PER_DAY  INT64_C(86400000000)
 #define ZETL_PG_EPOCH_USEC INT64_C(946684800000000)
 #define ZETL_PG_EPOCH_DAYS 10957
 

@@ -120,21 +120,21 @@ static int teardown(void **state)
 static void test_name_rules(void **state)
 {
         char max[ZETL_INTEGRATION_NAME_MAX + 2];
-        static const char *const good[] = {"a", "abc", "a-b", "A1-b2-C3", "Z9", "my-pg-to-os"};
+        static const char *const good[] = { "a", "abc", "a-b", "A1-b2-C3", "Z9", "my-pg-to-os" };
         static const struct {
                 const char *name;
                 const char *rule; /* a word of the rule the message must mention */
         } bad[] = {
-            {"", "1 to 63"},
-            {"1abc", "start with a letter"},
-            {"-ab", "start with a letter"},
-            {"a--b", "consecutive hyphens"},
-            {"a-", "end with a hyphen"},
-            {"ab_c", "letters, digits and hyphens"},
-            {"ab c", "letters, digits and hyphens"},
-            {"ab.c", "letters, digits and hyphens"},
-            {"caf\xc3\xa9", "letters, digits and hyphens"},
-            {"a/b", "letters, digits and hyphens"},
+                { "", "1 to 63" },
+                { "1abc", "start with a letter" },
+                { "-ab", "start with a letter" },
+                { "a--b", "consecutive hyphens" },
+                { "a-", "end with a hyphen" },
+                { "ab_c", "letters, digits and hyphens" },
+                { "ab c", "letters, digits and hyphens" },
+                { "ab.c", "letters, digits and hyphens" },
+                { "caf\xc3\xa9", "letters, digits and hyphens" },
+                { "a/b", "letters, digits and hyphens" },
         };
         struct zetl_err err;
         char quoted[128];
@@ -166,12 +166,12 @@ static void test_name_rules(void **state)
 
 static void test_state_names(void **state)
 {
-        static const char *const names[] = {"creating",        "active", "syncing", "modifying",
-                                            "needs_attention", "failed", "deleting"};
+        static const char *const names[] = { "creating",        "active", "syncing", "modifying",
+                                             "needs_attention", "failed", "deleting" };
         static const enum zetl_state states[] = {
-            ZETL_STATE_CREATING,  ZETL_STATE_ACTIVE,          ZETL_STATE_SYNCING,
-            ZETL_STATE_MODIFYING, ZETL_STATE_NEEDS_ATTENTION, ZETL_STATE_FAILED,
-            ZETL_STATE_DELETING,
+                ZETL_STATE_CREATING,  ZETL_STATE_ACTIVE,          ZETL_STATE_SYNCING,
+                ZETL_STATE_MODIFYING, ZETL_STATE_NEEDS_ATTENTION, ZETL_STATE_FAILED,
+                ZETL_STATE_DELETING,
         };
         enum zetl_state s;
 
@@ -332,8 +332,8 @@ static void test_create_load_save(void **state)
 {
         char *base = make_tmpdir();
         struct zetl_option opts[] = {
-            {"batch_rows", "1000"},
-            {"slot", "zetl_slot"},
+                { "batch_rows", "1000" },
+                { "slot", "zetl_slot" },
         };
         char folder[PATH_MAX], path[PATH_MAX + 32];
         struct zetl_definition d, got;
@@ -550,8 +550,8 @@ static void test_load_malformed(void **state)
 static void test_list_remove(void **state)
 {
         char *base = make_tmpdir();
-        static const char *const create[] = {"beta", "alpha", "Zeta", "alpha-2"};
-        static const char *const sorted[] = {"Zeta", "alpha", "alpha-2", "beta"};
+        static const char *const create[] = { "beta", "alpha", "Zeta", "alpha-2" };
+        static const char *const sorted[] = { "Zeta", "alpha", "alpha-2", "beta" };
         char path[PATH_MAX + 32];
         struct zetl_definition d, got;
         struct zetl_catalog cat;
@@ -706,17 +706,17 @@ static void test_checkpoint_round_trip(void **state)
 static void test_checkpoint_garbage(void **state)
 {
         static const char *const bad[] = {
-            "{\"received\": {\"order\": \"12x\", \"token\": \"\"}}",
-            "{\"received\": {\"order\": \"-1\", \"token\": \"\"}}",
-            "{\"received\": {\"order\": \" 7\", \"token\": \"\"}}",
-            "{\"received\": {\"order\": \"\", \"token\": \"\"}}",
-            "{\"received\": {\"order\": \"18446744073709551616\", \"token\": \"\"}}",
-            "{\"acked\": {\"order\": 5, \"token\": \"\"}}",
-            "{\"acked\": {\"order\": \"5\", \"token\": 5}}",
-            "{\"acked\": 7}",
-            "{\"acked\": {\"order\": \"5\", \"time_us\": \"1\"}}",
-            "{\"snapshot_done\": \"yes\"}",
-            "{\"received\": ",
+                "{\"received\": {\"order\": \"12x\", \"token\": \"\"}}",
+                "{\"received\": {\"order\": \"-1\", \"token\": \"\"}}",
+                "{\"received\": {\"order\": \" 7\", \"token\": \"\"}}",
+                "{\"received\": {\"order\": \"\", \"token\": \"\"}}",
+                "{\"received\": {\"order\": \"18446744073709551616\", \"token\": \"\"}}",
+                "{\"acked\": {\"order\": 5, \"token\": \"\"}}",
+                "{\"acked\": {\"order\": \"5\", \"token\": 5}}",
+                "{\"acked\": 7}",
+                "{\"acked\": {\"order\": \"5\", \"time_us\": \"1\"}}",
+                "{\"snapshot_done\": \"yes\"}",
+                "{\"received\": ",
         };
         char *idir = make_tmpdir();
         char path[PATH_MAX + 32];
@@ -745,10 +745,10 @@ static void test_checkpoint_atomic_under_faults(void **state)
                 enum zetl_fault_kind kind;
                 long nth;
         } faults[] = {
-            {ZETL_FAULT_FSYNC, 1}, /* the file */
-            {ZETL_FAULT_FSYNC, 2}, /* the directory, after the rename */
-            {ZETL_FAULT_WRITE, 1},
-            {ZETL_FAULT_RENAME, 1},
+                { ZETL_FAULT_FSYNC, 1 }, /* the file */
+                { ZETL_FAULT_FSYNC, 2 }, /* the directory, after the rename */
+                { ZETL_FAULT_WRITE, 1 },
+                { ZETL_FAULT_RENAME, 1 },
         };
         char *idir = make_tmpdir();
         struct zetl_checkpoint a, b, got;
@@ -917,21 +917,21 @@ static void test_status_round_trip(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-            cmocka_unit_test_teardown(test_name_rules, teardown),
-            cmocka_unit_test_teardown(test_state_names, teardown),
-            cmocka_unit_test_teardown(test_open_sources, teardown),
-            cmocka_unit_test_teardown(test_open_fallbacks, teardown),
-            cmocka_unit_test_teardown(test_open_permissions, teardown),
-            cmocka_unit_test_teardown(test_create_load_save, teardown),
-            cmocka_unit_test_teardown(test_create_errors, teardown),
-            cmocka_unit_test_teardown(test_load_permissions, teardown),
-            cmocka_unit_test_teardown(test_load_malformed, teardown),
-            cmocka_unit_test_teardown(test_list_remove, teardown),
-            cmocka_unit_test_teardown(test_lock, teardown),
-            cmocka_unit_test_teardown(test_checkpoint_round_trip, teardown),
-            cmocka_unit_test_teardown(test_checkpoint_garbage, teardown),
-            cmocka_unit_test_teardown(test_checkpoint_atomic_under_faults, teardown),
-            cmocka_unit_test_teardown(test_status_round_trip, teardown),
+                cmocka_unit_test_teardown(test_name_rules, teardown),
+                cmocka_unit_test_teardown(test_state_names, teardown),
+                cmocka_unit_test_teardown(test_open_sources, teardown),
+                cmocka_unit_test_teardown(test_open_fallbacks, teardown),
+                cmocka_unit_test_teardown(test_open_permissions, teardown),
+                cmocka_unit_test_teardown(test_create_load_save, teardown),
+                cmocka_unit_test_teardown(test_create_errors, teardown),
+                cmocka_unit_test_teardown(test_load_permissions, teardown),
+                cmocka_unit_test_teardown(test_load_malformed, teardown),
+                cmocka_unit_test_teardown(test_list_remove, teardown),
+                cmocka_unit_test_teardown(test_lock, teardown),
+                cmocka_unit_test_teardown(test_checkpoint_round_trip, teardown),
+                cmocka_unit_test_teardown(test_checkpoint_garbage, teardown),
+                cmocka_unit_test_teardown(test_checkpoint_atomic_under_faults, teardown),
+                cmocka_unit_test_teardown(test_status_round_trip, teardown),
         };
 
         umask(022);

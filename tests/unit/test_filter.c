@@ -50,143 +50,152 @@ struct filter_case {
 #define ANY ZETL_FILTER_ANY
 
 static const struct filter_case cases[] = {
-    /* no filter: everything */
-    {NULL, PG, 0, {{"a", "public", "t", true}, {"x", "y", "z", true}}},
-    {"", PG, 0, {{"a", "public", "t", true}}},
-    {"   ", MY, 0, {{"a", "", "t", true}}},
-    {"include: *.*.*", PG, 1, {{"a", "public", "t", true}, {"x", "y", "z", true}}},
-    /* one pattern: the rest is excluded */
-    {"include: shop.public.orders",
-     PG,
-     1,
-     {{"shop", "public", "orders", true},
-      {"shop", "public", "items", false},
-      {"shop", "sales", "orders", false},
-      {"crm", "public", "orders", false}}},
-    {"exclude: *.*.*", PG, 1, {{"a", "public", "t", false}}},
-    /* only excludes: nothing is included (start state "excluded") */
-    {"exclude: shop.public.audit",
-     PG,
-     1,
-     {{"shop", "public", "audit", false}, {"shop", "public", "orders", false}}},
-    /* order matters: the last match wins */
-    {"include: shop.*.*, exclude: shop.public.secret",
-     PG,
-     2,
-     {{"shop", "public", "t", true},
-      {"shop", "public", "secret", false},
-      {"shop", "other", "secret", true},
-      {"crm", "public", "t", false}}},
-    {"exclude: shop.public.secret, include: shop.*.*",
-     PG,
-     2,
-     {{"shop", "public", "secret", true}, {"shop", "x", "y", true}, {"crm", "a", "b", false}}},
-    {"include: shop.*.*, exclude: shop.public.*, include: shop.public.orders",
-     PG,
-     3,
-     {{"shop", "public", "orders", true},
-      {"shop", "public", "items", false},
-      {"shop", "sales", "items", true}}},
-    /* wildcards per part */
-    {"include: *.public.orders",
-     PG,
-     1,
-     {{"a", "public", "orders", true},
-      {"b", "public", "orders", true},
-      {"a", "other", "orders", false},
-      {"a", "public", "order", false}}},
-    {"include: shop.*.orders",
-     PG,
-     1,
-     {{"shop", "s1", "orders", true},
-      {"shop", "s2", "orders", true},
-      {"shop", "s1", "items", false}}},
-    {"include: shop.public.*",
-     PG,
-     1,
-     {{"shop", "public", "anything", true}, {"shop", "publicx", "a", false}}},
-    /* regex per part, anchored to the whole name */
-    {"include: shop./sales_[0-9]+/.*",
-     PG,
-     1,
-     {{"shop", "sales_2024", "x", true},
-      {"shop", "sales_", "x", false},
-      {"shop", "xsales_1", "x", false},
-      {"shop", "sales_1x", "x", false}}},
-    {"include: shop.public./abc/",
-     PG,
-     1,
-     {{"shop", "public", "abc", true},
-      {"shop", "public", "xabcx", false},
-      {"shop", "public", "abcx", false},
-      {"shop", "public", "xabc", false}}},
-    /* alternation stays inside the anchors */
-    {"include: shop.public./a|b/",
-     PG,
-     1,
-     {{"shop", "public", "a", true},
-      {"shop", "public", "b", true},
-      {"shop", "public", "ab", false},
-      {"shop", "public", "xb", false}}},
-    /* escaped '/' and a regex holding dots, commas and spaces */
-    {"include: shop.public./x\\/y/, include: shop.public./p.q, r/",
-     PG,
-     2,
-     {{"shop", "public", "x/y", true},
-      {"shop", "public", "p!q, r", true},
-      {"shop", "public", "xy", false}}},
-    /* regex in a MySQL database part is allowed */
-    {"include: /db[0-9]/./t.*/",
-     MY,
-     1,
-     {{"db1", "", "tab", true}, {"db12", "", "tab", false}, {"db1", "", "xt", false}}},
-    /* quoting: each kind, dots, commas and spaces inside names */
-    {"include: \"my.db\".'sch,ema'.`t b`",
-     PG,
-     1,
-     {{"my.db", "sch,ema", "t b", true}, {"my", "db", "t b", false}}},
-    {"include: db.public.\"a\"\"b\", include: db.public.'it''s', include: db.public.`x``y`",
-     PG,
-     3,
-     {{"db", "public", "a\"b", true},
-      {"db", "public", "it's", true},
-      {"db", "public", "x`y", true},
-      {"db", "public", "ab", false}}},
-    /* a quoted '*' is a literal */
-    {"include: db.public.\"*\"",
-     PG,
-     1,
-     {{"db", "public", "*", true}, {"db", "public", "x", false}}},
-    /* names are case-sensitive; keywords are not */
-    {"include: Shop.Public.Orders",
-     PG,
-     1,
-     {{"Shop", "Public", "Orders", true}, {"shop", "public", "orders", false}}},
-    {"INCLUDE: a.b.c, Exclude: a.b.d, iNcLuDe: a.b.e",
-     PG,
-     3,
-     {{"a", "b", "c", true}, {"a", "b", "d", false}, {"a", "b", "e", true}}},
-    /* regex is case-sensitive too */
-    {"include: a.b./ord.*/", PG, 1, {{"a", "b", "orders", true}, {"a", "b", "Orders", false}}},
-    /* MySQL's two parts */
-    {"include: shop.*, exclude: shop.tmp_log",
-     MY,
-     2,
-     {{"shop", "", "orders", true},
-      {"shop", "", "tmp_log", false},
-      {"other", "", "orders", false}}},
-    /* mixed dialect: two parts name schema-less tables only */
-    {"include: shop.orders, include: pg.public.*",
-     ANY,
-     2,
-     {{"shop", "", "orders", true},
-      {"pg", "public", "x", true},
-      {"shop", "public", "orders", false}}},
-    /* whitespace around tokens, '$', digits and UTF-8 in names */
-    {"  include :   a.b.c  ,exclude:a.b.d  ,\n include:\tcafé.public.t$1_2  ",
-     PG,
-     3,
-     {{"a", "b", "c", true}, {"a", "b", "d", false}, {"café", "public", "t$1_2", true}}},
+        /* no filter: everything */
+        { NULL, PG, 0, { { "a", "public", "t", true }, { "x", "y", "z", true } } },
+        { "", PG, 0, { { "a", "public", "t", true } } },
+        { "   ", MY, 0, { { "a", "", "t", true } } },
+        { "include: *.*.*", PG, 1, { { "a", "public", "t", true }, { "x", "y", "z", true } } },
+        /* one pattern: the rest is excluded */
+        { "include: shop.public.orders",
+          PG,
+          1,
+          { { "shop", "public", "orders", true },
+            { "shop", "public", "items", false },
+            { "shop", "sales", "orders", false },
+            { "crm", "public", "orders", false } } },
+        { "exclude: *.*.*", PG, 1, { { "a", "public", "t", false } } },
+        /* only excludes: nothing is included (start state "excluded") */
+        { "exclude: shop.public.audit",
+          PG,
+          1,
+          { { "shop", "public", "audit", false }, { "shop", "public", "orders", false } } },
+        /* order matters: the last match wins */
+        { "include: shop.*.*, exclude: shop.public.secret",
+          PG,
+          2,
+          { { "shop", "public", "t", true },
+            { "shop", "public", "secret", false },
+            { "shop", "other", "secret", true },
+            { "crm", "public", "t", false } } },
+        { "exclude: shop.public.secret, include: shop.*.*",
+          PG,
+          2,
+          { { "shop", "public", "secret", true },
+            { "shop", "x", "y", true },
+            { "crm", "a", "b", false } } },
+        { "include: shop.*.*, exclude: shop.public.*, include: shop.public.orders",
+          PG,
+          3,
+          { { "shop", "public", "orders", true },
+            { "shop", "public", "items", false },
+            { "shop", "sales", "items", true } } },
+        /* wildcards per part */
+        { "include: *.public.orders",
+          PG,
+          1,
+          { { "a", "public", "orders", true },
+            { "b", "public", "orders", true },
+            { "a", "other", "orders", false },
+            { "a", "public", "order", false } } },
+        { "include: shop.*.orders",
+          PG,
+          1,
+          { { "shop", "s1", "orders", true },
+            { "shop", "s2", "orders", true },
+            { "shop", "s1", "items", false } } },
+        { "include: shop.public.*",
+          PG,
+          1,
+          { { "shop", "public", "anything", true }, { "shop", "publicx", "a", false } } },
+        /* regex per part, anchored to the whole name */
+        { "include: shop./sales_[0-9]+/.*",
+          PG,
+          1,
+          { { "shop", "sales_2024", "x", true },
+            { "shop", "sales_", "x", false },
+            { "shop", "xsales_1", "x", false },
+            { "shop", "sales_1x", "x", false } } },
+        { "include: shop.public./abc/",
+          PG,
+          1,
+          { { "shop", "public", "abc", true },
+            { "shop", "public", "xabcx", false },
+            { "shop", "public", "abcx", false },
+            { "shop", "public", "xabc", false } } },
+        /* alternation stays inside the anchors */
+        { "include: shop.public./a|b/",
+          PG,
+          1,
+          { { "shop", "public", "a", true },
+            { "shop", "public", "b", true },
+            { "shop", "public", "ab", false },
+            { "shop", "public", "xb", false } } },
+        /* escaped '/' and a regex holding dots, commas and spaces */
+        { "include: shop.public./x\\/y/, include: shop.public./p.q, r/",
+          PG,
+          2,
+          { { "shop", "public", "x/y", true },
+            { "shop", "public", "p!q, r", true },
+            { "shop", "public", "xy", false } } },
+        /* regex in a MySQL database part is allowed */
+        { "include: /db[0-9]/./t.*/",
+          MY,
+          1,
+          { { "db1", "", "tab", true },
+            { "db12", "", "tab", false },
+            { "db1", "", "xt", false } } },
+        /* quoting: each kind, dots, commas and spaces inside names */
+        { "include: \"my.db\".'sch,ema'.`t b`",
+          PG,
+          1,
+          { { "my.db", "sch,ema", "t b", true }, { "my", "db", "t b", false } } },
+        { "include: db.public.\"a\"\"b\", include: db.public.'it''s', include: db.public.`x``y`",
+          PG,
+          3,
+          { { "db", "public", "a\"b", true },
+            { "db", "public", "it's", true },
+            { "db", "public", "x`y", true },
+            { "db", "public", "ab", false } } },
+        /* a quoted '*' is a literal */
+        { "include: db.public.\"*\"",
+          PG,
+          1,
+          { { "db", "public", "*", true }, { "db", "public", "x", false } } },
+        /* names are case-sensitive; keywords are not */
+        { "include: Shop.Public.Orders",
+          PG,
+          1,
+          { { "Shop", "Public", "Orders", true }, { "shop", "public", "orders", false } } },
+        { "INCLUDE: a.b.c, Exclude: a.b.d, iNcLuDe: a.b.e",
+          PG,
+          3,
+          { { "a", "b", "c", true }, { "a", "b", "d", false }, { "a", "b", "e", true } } },
+        /* regex is case-sensitive too */
+        { "include: a.b./ord.*/",
+          PG,
+          1,
+          { { "a", "b", "orders", true }, { "a", "b", "Orders", false } } },
+        /* MySQL's two parts */
+        { "include: shop.*, exclude: shop.tmp_log",
+          MY,
+          2,
+          { { "shop", "", "orders", true },
+            { "shop", "", "tmp_log", false },
+            { "other", "", "orders", false } } },
+        /* mixed dialect: two parts name schema-less tables only */
+        { "include: shop.orders, include: pg.public.*",
+          ANY,
+          2,
+          { { "shop", "", "orders", true },
+            { "pg", "public", "x", true },
+            { "shop", "public", "orders", false } } },
+        /* whitespace around tokens, '$', digits and UTF-8 in names */
+        { "  include :   a.b.c  ,exclude:a.b.d  ,\n include:\tcafé.public.t$1_2  ",
+          PG,
+          3,
+          { { "a", "b", "c", true },
+            { "a", "b", "d", false },
+            { "café", "public", "t$1_2", true } } },
 };
 
 static void test_decisions(void **state)
@@ -195,7 +204,7 @@ static void test_decisions(void **state)
         for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
                 const struct filter_case *c = &cases[i];
                 struct zetl_filter *f = NULL;
-                struct zetl_err err = {0};
+                struct zetl_err err = { 0 };
 
                 print_message("filter %s\n", c->text ? c->text : "(none)");
                 assert_int_equal(zetl_filter_parse(c->text, NULL, NULL, c->d, &f, &err), 0);
@@ -214,7 +223,7 @@ static void test_decisions(void **state)
 static void test_no_filter(void **state)
 {
         struct zetl_filter *f = NULL;
-        struct zetl_err err = {0};
+        struct zetl_err err = { 0 };
         struct zetl_table_id id;
 
         (void)state;
@@ -238,53 +247,55 @@ struct error_case {
 };
 
 static const struct error_case errors[] = {
-    {"inclde: a.b.c", PG, "--data-filter:1:1: expected 'include:' or 'exclude:'"},
-    {"include a.b.c", PG, "--data-filter:1:1: expected 'include:' or 'exclude:'"},
-    {"includes: a.b.c", PG, "--data-filter:1:1: expected 'include:' or 'exclude:'"},
-    {", include: a.b.c", PG, "--data-filter:1:1: expected 'include:' or 'exclude:'"},
-    {"a.b.c", PG, "--data-filter:1:1: expected 'include:' or 'exclude:'"},
-    {"  include: a.b.c, ", PG, "--data-filter:1:19: expected 'include:' or 'exclude:'"},
-    {"include: a.b.c,, include: d.e.f", PG,
-     "--data-filter:1:16: expected 'include:' or 'exclude:'"},
-    {"include: a.b", PG,
-     "--data-filter:1:10: pattern needs 3 parts (database.schema.table), got 2"},
-    {"include: a.b.c, exclude: x.y", PG,
-     "--data-filter:1:26: pattern needs 3 parts (database.schema.table), got 2"},
-    {"include: a.b.c.d", PG,
-     "--data-filter:1:10: pattern needs 3 parts (database.schema.table), got 4"},
-    {"include: a.b.c", MY, "--data-filter:1:10: pattern needs 2 parts (database.table), got 3"},
-    {"include:   a", MY, "--data-filter:1:12: pattern needs 2 parts (database.table), got 1"},
-    {"include: a", ANY,
-     "--data-filter:1:10: pattern needs 2 or 3 parts (database.table or "
-     "database.schema.table), got 1"},
-    {"include: a.b.c.d", ANY,
-     "--data-filter:1:10: pattern needs 2 or 3 parts (database.table or "
-     "database.schema.table), got 4"},
-    {"include: /d.*/.b.c", PG, "--data-filter:1:10: regex not allowed in the database part"},
-    {"include: x.y.z, exclude: /d/.b.c", PG,
-     "--data-filter:1:26: regex not allowed in the database part"},
-    {"include: a.b.\"c", PG, "--data-filter:1:14: unterminated quote"},
-    {"include: a.'b''.c", PG, "--data-filter:1:12: unterminated quote"},
-    {"include: a.b.`c, exclude: d.e.f", PG, "--data-filter:1:14: unterminated quote"},
-    {"include: a.b./abc", PG, "--data-filter:1:14: unterminated regex"},
-    {"include: a.b.//", PG, "--data-filter:1:14: empty regex"},
-    {"include: a.b./(a)\\1/", PG,
-     "--data-filter:1:14: bad regex /(a)\\1/: backreferences are not supported"},
-    /* a regex that only the anchoring group would make valid */
-    {"include: a.b./a)|(b/", PG, NULL},
-    {"include: a..c", PG, "--data-filter:1:12: empty name"},
-    {"include: .b.c", PG, "--data-filter:1:10: empty name"},
-    {"include: a.b.", PG, "--data-filter:1:14: empty name"},
-    {"include: a.b.''", PG, "--data-filter:1:14: empty name"},
-    {"include: ", PG, "--data-filter:1:10: empty name"},
-    {"include: a.b.c*", PG, "--data-filter:1:15: unexpected character '*'"},
-    {"include: a.b.ta*", PG, "--data-filter:1:16: unexpected character '*'"},
-    {"include: a.b.t-x", PG, "--data-filter:1:15: unexpected character '-'"},
-    {"include: a.b.@", PG, "--data-filter:1:14: unexpected character '@'"},
-    {"include: a.b.c exclude: a.b.d", PG, "--data-filter:1:16: expected ',' after the pattern"},
-    /* a newline in --data-filter is whitespace, and positions follow lines */
-    {"include: a.b.c,\nexclude: a.b", PG,
-     "--data-filter:2:10: pattern needs 3 parts (database.schema.table), got 2"},
+        { "inclde: a.b.c", PG, "--data-filter:1:1: expected 'include:' or 'exclude:'" },
+        { "include a.b.c", PG, "--data-filter:1:1: expected 'include:' or 'exclude:'" },
+        { "includes: a.b.c", PG, "--data-filter:1:1: expected 'include:' or 'exclude:'" },
+        { ", include: a.b.c", PG, "--data-filter:1:1: expected 'include:' or 'exclude:'" },
+        { "a.b.c", PG, "--data-filter:1:1: expected 'include:' or 'exclude:'" },
+        { "  include: a.b.c, ", PG, "--data-filter:1:19: expected 'include:' or 'exclude:'" },
+        { "include: a.b.c,, include: d.e.f", PG,
+          "--data-filter:1:16: expected 'include:' or 'exclude:'" },
+        { "include: a.b", PG,
+          "--data-filter:1:10: pattern needs 3 parts (database.schema.table), got 2" },
+        { "include: a.b.c, exclude: x.y", PG,
+          "--data-filter:1:26: pattern needs 3 parts (database.schema.table), got 2" },
+        { "include: a.b.c.d", PG,
+          "--data-filter:1:10: pattern needs 3 parts (database.schema.table), got 4" },
+        { "include: a.b.c", MY,
+          "--data-filter:1:10: pattern needs 2 parts (database.table), got 3" },
+        { "include:   a", MY, "--data-filter:1:12: pattern needs 2 parts (database.table), got 1" },
+        { "include: a", ANY,
+          "--data-filter:1:10: pattern needs 2 or 3 parts (database.table or "
+          "database.schema.table), got 1" },
+        { "include: a.b.c.d", ANY,
+          "--data-filter:1:10: pattern needs 2 or 3 parts (database.table or "
+          "database.schema.table), got 4" },
+        { "include: /d.*/.b.c", PG, "--data-filter:1:10: regex not allowed in the database part" },
+        { "include: x.y.z, exclude: /d/.b.c", PG,
+          "--data-filter:1:26: regex not allowed in the database part" },
+        { "include: a.b.\"c", PG, "--data-filter:1:14: unterminated quote" },
+        { "include: a.'b''.c", PG, "--data-filter:1:12: unterminated quote" },
+        { "include: a.b.`c, exclude: d.e.f", PG, "--data-filter:1:14: unterminated quote" },
+        { "include: a.b./abc", PG, "--data-filter:1:14: unterminated regex" },
+        { "include: a.b.//", PG, "--data-filter:1:14: empty regex" },
+        { "include: a.b./(a)\\1/", PG,
+          "--data-filter:1:14: bad regex /(a)\\1/: backreferences are not supported" },
+        /* a regex that only the anchoring group would make valid */
+        { "include: a.b./a)|(b/", PG, NULL },
+        { "include: a..c", PG, "--data-filter:1:12: empty name" },
+        { "include: .b.c", PG, "--data-filter:1:10: empty name" },
+        { "include: a.b.", PG, "--data-filter:1:14: empty name" },
+        { "include: a.b.''", PG, "--data-filter:1:14: empty name" },
+        { "include: ", PG, "--data-filter:1:10: empty name" },
+        { "include: a.b.c*", PG, "--data-filter:1:15: unexpected character '*'" },
+        { "include: a.b.ta*", PG, "--data-filter:1:16: unexpected character '*'" },
+        { "include: a.b.t-x", PG, "--data-filter:1:15: unexpected character '-'" },
+        { "include: a.b.@", PG, "--data-filter:1:14: unexpected character '@'" },
+        { "include: a.b.c exclude: a.b.d", PG,
+          "--data-filter:1:16: expected ',' after the pattern" },
+        /* a newline in --data-filter is whitespace, and positions follow lines */
+        { "include: a.b.c,\nexclude: a.b", PG,
+          "--data-filter:2:10: pattern needs 3 parts (database.schema.table), got 2" },
 };
 
 static void test_errors(void **state)
@@ -293,7 +304,7 @@ static void test_errors(void **state)
         for (size_t i = 0; i < sizeof(errors) / sizeof(errors[0]); i++) {
                 const struct error_case *c = &errors[i];
                 struct zetl_filter *f = (struct zetl_filter *)&f; /* must be reset */
-                struct zetl_err err = {0};
+                struct zetl_err err = { 0 };
 
                 print_message("bad filter %s\n", c->text);
                 assert_int_equal(zetl_filter_parse(c->text, NULL, NULL, c->d, &f, &err),
@@ -310,7 +321,7 @@ static void test_errors(void **state)
 static void test_bad_regex(void **state)
 {
         struct zetl_filter *f = NULL;
-        struct zetl_err err = {0};
+        struct zetl_err err = { 0 };
         char want[ZETL_ERR_MSG_MAX];
         char reason[128];
         regex_t re;
@@ -322,8 +333,8 @@ static void test_bad_regex(void **state)
         regerror(rc, &re, reason, sizeof(reason));
         snprintf(want, sizeof(want), "--data-filter:1:14: bad regex /x(/: %s", reason);
         assert_int_equal(
-            zetl_filter_parse("include: a.b./x(/", NULL, NULL, ZETL_FILTER_PG, &f, &err),
-            ZETL_EINVAL);
+                zetl_filter_parse("include: a.b./x(/", NULL, NULL, ZETL_FILTER_PG, &f, &err),
+                ZETL_EINVAL);
         assert_string_equal(err.msg, want);
 
         rc = regcomp(&re, "a)|(b", REG_EXTENDED | REG_NOSUB);
@@ -331,8 +342,8 @@ static void test_bad_regex(void **state)
         regerror(rc, &re, reason, sizeof(reason));
         snprintf(want, sizeof(want), "--data-filter:1:14: bad regex /a)|(b/: %s", reason);
         assert_int_equal(
-            zetl_filter_parse("include: a.b./a)|(b/", NULL, NULL, ZETL_FILTER_PG, &f, &err),
-            ZETL_EINVAL);
+                zetl_filter_parse("include: a.b./a)|(b/", NULL, NULL, ZETL_FILTER_PG, &f, &err),
+                ZETL_EINVAL);
         assert_string_equal(err.msg, want);
 }
 
@@ -359,7 +370,7 @@ static char *many_patterns(int n, const char *sep, size_t *last_at)
 static void test_pattern_count(void **state)
 {
         struct zetl_filter *f = NULL;
-        struct zetl_err err = {0};
+        struct zetl_err err = { 0 };
         size_t at;
         char want[128];
         char *text;
@@ -398,7 +409,7 @@ static void test_pattern_length(void **state)
         char text[2048];
         char name[1024];
         struct zetl_filter *f = NULL;
-        struct zetl_err err = {0};
+        struct zetl_err err = { 0 };
 
         (void)state;
         /* "d.s." + 252 letters = 256 characters: accepted */
@@ -453,7 +464,7 @@ static void test_file(void **state)
                            "include: shop.public.\"audit#log\"  # '#' quoted is a name\n"
                            "EXCLUDE: shop.public.tmp#no space before the comment\n";
         struct zetl_filter *f = NULL;
-        struct zetl_err err = {0};
+        struct zetl_err err = { 0 };
 
         (void)state;
         assert_int_equal(zetl_filter_parse("include: crm.public.accounts", "f.filter", file,
@@ -494,25 +505,27 @@ static void test_file(void **state)
 
         /* comments and blank lines only: no pattern, everything included */
         assert_int_equal(
-            zetl_filter_parse(NULL, "f", "# nothing yet\n\n", ZETL_FILTER_PG, &f, &err), 0);
+                zetl_filter_parse(NULL, "f", "# nothing yet\n\n", ZETL_FILTER_PG, &f, &err), 0);
         assert_int_equal(zetl_filter_npatterns(f), 0);
         assert_true(passes(f, "a", "b", "c"));
         zetl_filter_free(f);
 }
 
 static const struct error_case file_errors[] = {
-    {"include: a.b.c\n\n  bogus line\n", PG, "f.conf:3:3: expected 'include:' or 'exclude:'"},
-    {"where shop.public.orders: id > 5\n", PG, "f.conf:1:1: expected 'include:' or 'exclude:'"},
-    {"include: a.b.c, exclude: d.e.f\n", PG, "f.conf:1:15: one pattern per line"},
-    {"include: a.b.c  exclude: d.e.f\n", PG, "f.conf:1:17: expected end of line after the pattern"},
-    {"# c\ninclude: a.b.\"c\n\"\n", PG, "f.conf:2:14: unterminated quote"},
-    {"# c\ninclude: a.b./c\n/\n", PG, "f.conf:2:14: unterminated regex"},
-    {"include: a.b.c\n  include: a.b\n", PG,
-     "f.conf:2:12: pattern needs 3 parts (database.schema.table), got 2"},
-    {"include: a.b.c\ninclude: /x/.b.c\n", PG,
-     "f.conf:2:10: regex not allowed in the database part"},
-    {"include:\nshop.public.t\n", PG, "f.conf:1:9: empty name"},
-    {"include: a.b.c,\n", PG, "f.conf:1:15: one pattern per line"},
+        { "include: a.b.c\n\n  bogus line\n", PG, "f.conf:3:3: expected 'include:' or 'exclude:'" },
+        { "where shop.public.orders: id > 5\n", PG,
+          "f.conf:1:1: expected 'include:' or 'exclude:'" },
+        { "include: a.b.c, exclude: d.e.f\n", PG, "f.conf:1:15: one pattern per line" },
+        { "include: a.b.c  exclude: d.e.f\n", PG,
+          "f.conf:1:17: expected end of line after the pattern" },
+        { "# c\ninclude: a.b.\"c\n\"\n", PG, "f.conf:2:14: unterminated quote" },
+        { "# c\ninclude: a.b./c\n/\n", PG, "f.conf:2:14: unterminated regex" },
+        { "include: a.b.c\n  include: a.b\n", PG,
+          "f.conf:2:12: pattern needs 3 parts (database.schema.table), got 2" },
+        { "include: a.b.c\ninclude: /x/.b.c\n", PG,
+          "f.conf:2:10: regex not allowed in the database part" },
+        { "include:\nshop.public.t\n", PG, "f.conf:1:9: empty name" },
+        { "include: a.b.c,\n", PG, "f.conf:1:15: one pattern per line" },
 };
 
 static void test_file_errors(void **state)
@@ -521,7 +534,7 @@ static void test_file_errors(void **state)
         for (size_t i = 0; i < sizeof(file_errors) / sizeof(file_errors[0]); i++) {
                 const struct error_case *c = &file_errors[i];
                 struct zetl_filter *f = NULL;
-                struct zetl_err err = {0};
+                struct zetl_err err = { 0 };
 
                 print_message("bad file case %zu\n", i);
                 assert_int_equal(zetl_filter_parse(NULL, "f.conf", c->text, c->d, &f, &err),
@@ -533,11 +546,11 @@ static void test_file_errors(void **state)
 
         /* an error in --data-filter is reported before the file is read */
         struct zetl_filter *f = NULL;
-        struct zetl_err err = {0};
+        struct zetl_err err = { 0 };
 
         assert_int_equal(
-            zetl_filter_parse("include: a", "f.conf", "bogus", ZETL_FILTER_PG, &f, &err),
-            ZETL_EINVAL);
+                zetl_filter_parse("include: a", "f.conf", "bogus", ZETL_FILTER_PG, &f, &err),
+                ZETL_EINVAL);
         assert_string_equal(err.msg,
                             "--data-filter:1:10: pattern needs 3 parts (database.schema.table), "
                             "got 1");
@@ -550,10 +563,10 @@ static void test_file_errors(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-            cmocka_unit_test(test_decisions),     cmocka_unit_test(test_no_filter),
-            cmocka_unit_test(test_errors),        cmocka_unit_test(test_bad_regex),
-            cmocka_unit_test(test_pattern_count), cmocka_unit_test(test_pattern_length),
-            cmocka_unit_test(test_file),          cmocka_unit_test(test_file_errors),
+                cmocka_unit_test(test_decisions),     cmocka_unit_test(test_no_filter),
+                cmocka_unit_test(test_errors),        cmocka_unit_test(test_bad_regex),
+                cmocka_unit_test(test_pattern_count), cmocka_unit_test(test_pattern_length),
+                cmocka_unit_test(test_file),          cmocka_unit_test(test_file_errors),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -127,9 +127,9 @@ static void test_write_round_trip(void **state)
 /* Fault points in one small write: one write(), fsync of the file and of the
  * directory, one rename. */
 static const long fault_points[ZETL_FAULT__COUNT] = {
-    [ZETL_FAULT_WRITE] = 1,
-    [ZETL_FAULT_FSYNC] = 2,
-    [ZETL_FAULT_RENAME] = 1,
+        [ZETL_FAULT_WRITE] = 1,
+        [ZETL_FAULT_FSYNC] = 2,
+        [ZETL_FAULT_RENAME] = 1,
 };
 
 static void test_fault_walk_keeps_old(void **state)
@@ -433,9 +433,9 @@ static void assert_nothing_armed(void)
 static void test_fault_env(void **state)
 {
         static const char *const bad[] = {
-            "write",     "write:",        "write:x",  "bogus:1",         "write:1:EPERM",
-            "write:1,,", "fsync:1,bogus", "write:-1", "write:1:ENOSPC:", "WRITE:1",
-            ",write:1",  "write:1x",      "fsync::1",
+                "write",     "write:",        "write:x",  "bogus:1",         "write:1:EPERM",
+                "write:1,,", "fsync:1,bogus", "write:-1", "write:1:ENOSPC:", "WRITE:1",
+                ",write:1",  "write:1x",      "fsync::1",
         };
         char *out;
 
@@ -488,16 +488,16 @@ static void test_fault_env(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-            cmocka_unit_test_teardown(test_write_round_trip, teardown_faults),
-            cmocka_unit_test_teardown(test_fault_walk_keeps_old, teardown_faults),
-            cmocka_unit_test_teardown(test_fault_walk_new_file, teardown_faults),
-            cmocka_unit_test_teardown(test_enospc_in_message, teardown_faults),
-            cmocka_unit_test_teardown(test_short_write, teardown_faults),
-            cmocka_unit_test_teardown(test_fault_countdown, teardown_faults),
-            cmocka_unit_test_teardown(test_file_read, teardown_faults),
-            cmocka_unit_test_teardown(test_mkdir_p, teardown_faults),
-            cmocka_unit_test_teardown(test_remove_tree, teardown_faults),
-            cmocka_unit_test_teardown(test_fault_env, teardown_faults),
+                cmocka_unit_test_teardown(test_write_round_trip, teardown_faults),
+                cmocka_unit_test_teardown(test_fault_walk_keeps_old, teardown_faults),
+                cmocka_unit_test_teardown(test_fault_walk_new_file, teardown_faults),
+                cmocka_unit_test_teardown(test_enospc_in_message, teardown_faults),
+                cmocka_unit_test_teardown(test_short_write, teardown_faults),
+                cmocka_unit_test_teardown(test_fault_countdown, teardown_faults),
+                cmocka_unit_test_teardown(test_file_read, teardown_faults),
+                cmocka_unit_test_teardown(test_mkdir_p, teardown_faults),
+                cmocka_unit_test_teardown(test_remove_tree, teardown_faults),
+                cmocka_unit_test_teardown(test_fault_env, teardown_faults),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -29,8 +29,8 @@
 struct fake_world {
         int ntxn;
         int rows_per_txn;
-        bool forever;           /* ignore ntxn: stream until stopping */
-        int schema_change_at;   /* txn at which t1 gains a column (0: never) */
+        bool forever;         /* ignore ntxn: stream until stopping */
+        int schema_change_at; /* txn at which t1 gains a column (0: never) */
         /* sink behaviour */
         int fail_commit_no;     /* fail the Nth commit call (1-based), 0: never */
         int fail_class;         /* ZETL_ERRC_* of that failure */
@@ -81,9 +81,9 @@ static struct zetl_schema *make_schema(const char *table, int ncols, uint32_t ve
 {
         struct zetl_table_id id;
         struct zetl_schema *s;
-        struct zetl_column id_col = {.name = "id", .type = ZETL_T_INT64, .key_pos = 1};
-        struct zetl_column v_col = {.name = "v", .type = ZETL_T_STRING, .nullable = true};
-        struct zetl_column w_col = {.name = "w", .type = ZETL_T_INT32, .nullable = true};
+        struct zetl_column id_col = { .name = "id", .type = ZETL_T_INT64, .key_pos = 1 };
+        struct zetl_column v_col = { .name = "v", .type = ZETL_T_STRING, .nullable = true };
+        struct zetl_column w_col = { .name = "w", .type = ZETL_T_INT32, .nullable = true };
 
         zetl_table_id_set(&id, "db", "public", table);
         s = zetl_schema_new(&id, ncols);
@@ -96,11 +96,11 @@ static struct zetl_schema *make_schema(const char *table, int ncols, uint32_t ve
         return s;
 }
 
-static int emit_txn(struct zetl_emitter *em, struct zetl_schema **t1, struct zetl_schema *t2,
-                    int k, struct zetl_err *err)
+static int emit_txn(struct zetl_emitter *em, struct zetl_schema **t1, struct zetl_schema *t2, int k,
+                    struct zetl_err *err)
 {
         struct zetl_batch *b;
-        struct zetl_position p = {0};
+        struct zetl_position p = { 0 };
         char tok[32], v[32];
         int rc;
 
@@ -139,7 +139,7 @@ static int fs_run(void *priv, struct zetl_emitter *em, const struct zetl_resume 
         if ((rc = zetl_emit_schema(em, t1, err)) || (rc = zetl_emit_schema(em, t2, err)))
                 goto out;
         if (!r->snapshot_done) {
-                struct zetl_position p = {0};
+                struct zetl_position p = { 0 };
                 zetl_pos_set(&p, 1, "start");
                 if ((rc = zetl_emit_snapshot_done(em, &p, err)))
                         goto out;
@@ -171,7 +171,7 @@ static void fs_close(void *priv)
         (void)priv;
 }
 
-static const char *const fake_schemes[] = {"fake", NULL};
+static const char *const fake_schemes[] = { "fake", NULL };
 
 static const struct zetl_source_ops fake_source = {
         .name = "fake",
@@ -310,9 +310,10 @@ static int setup(void **state)
         snprintf(idir, sizeof(idir), "/tmp/zetl-test-pipeline-XXXXXX");
         assert_non_null(mkdtemp(idir));
         assert_int_equal(zetl_filter_parse(NULL, NULL, NULL, ZETL_FILTER_ANY, &filter, NULL), 0);
-        scfg = (struct zetl_conn_cfg){"t", "fake:", idir, filter, NULL, 0, true};
+        scfg = (struct zetl_conn_cfg){ "t", "fake:", idir, filter, NULL, 0, true };
         kcfg = scfg;
-        ctx = (struct zetl_pipeline_ctx){&fake_source, &fake_sink, &scfg, &kcfg, idir, {0}, &stop_flag};
+        ctx = (struct zetl_pipeline_ctx){ &fake_source, &fake_sink, &scfg,     &kcfg,
+                                          idir,         { 0 },      &stop_flag };
         zetl_pipeline_opts_default(&ctx.opts);
         ctx.opts.retry_initial_ms = 1;
         ctx.opts.retry_max_ms = 4;
@@ -360,7 +361,7 @@ static void assert_exactly_once(int n)
 
 static void test_once_delivers_everything(void **state)
 {
-        struct zetl_err err = {0};
+        struct zetl_err err = { 0 };
         struct zetl_checkpoint ck;
         bool found;
 
@@ -383,7 +384,7 @@ static void test_once_delivers_everything(void **state)
 
 static void test_flush_by_rows_bounds_batches(void **state)
 {
-        struct zetl_err err = {0};
+        struct zetl_err err = { 0 };
 
         (void)state;
         W.ntxn = 3;
@@ -397,7 +398,7 @@ static void test_flush_by_rows_bounds_batches(void **state)
 
 static void test_transient_failure_is_retried_exactly_once(void **state)
 {
-        struct zetl_err err = {0};
+        struct zetl_err err = { 0 };
 
         (void)state;
         W.ntxn = 40;
@@ -412,8 +413,8 @@ static void test_transient_failure_is_retried_exactly_once(void **state)
 
 static void test_fatal_failure_stops_with_failed_state(void **state)
 {
-        struct zetl_err err = {0};
-        struct zetl_status st = {0};
+        struct zetl_err err = { 0 };
+        struct zetl_status st = { 0 };
         bool found;
 
         (void)state;
@@ -434,8 +435,8 @@ static void test_fatal_failure_stops_with_failed_state(void **state)
 
 static void test_table_error_is_confined(void **state)
 {
-        struct zetl_err err = {0};
-        struct zetl_status st = {0};
+        struct zetl_err err = { 0 };
+        struct zetl_status st = { 0 };
         bool found, t1_ok = false, t2_bad = false;
 
         (void)state;
@@ -467,7 +468,7 @@ static void test_table_error_is_confined(void **state)
 
 static void test_stop_request_ends_after_last_commit(void **state)
 {
-        struct zetl_err err = {0};
+        struct zetl_err err = { 0 };
         struct zetl_checkpoint ck;
         bool found;
 
@@ -487,7 +488,7 @@ static void test_stop_request_ends_after_last_commit(void **state)
 
 static void test_schema_change_reaches_sink_with_diff(void **state)
 {
-        struct zetl_err err = {0};
+        struct zetl_err err = { 0 };
 
         (void)state;
         W.ntxn = 6;
@@ -501,7 +502,7 @@ static void test_schema_change_reaches_sink_with_diff(void **state)
 
 static void test_restart_resumes_from_target_position(void **state)
 {
-        struct zetl_err err = {0};
+        struct zetl_err err = { 0 };
 
         (void)state;
         W.ntxn = 10;

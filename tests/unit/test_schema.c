@@ -64,180 +64,192 @@ struct dcase {
 /* clang-format on */
 
 static const struct dcase diff_cases[] = {
-    {"identical schemas",
-     {ID, COL("a", STRING), DEC("p", 10, 2)},
-     {ID, COL("a", STRING), DEC("p", 10, 2)}},
-    {"only source_type differs",
-     {{.name = "id", .type = ZETL_T_INT64, .notnull = true, .key = 1, .stype = "bigint"}},
-     {{.name = "id", .type = ZETL_T_INT64, .notnull = true, .key = 1, .stype = "int8"}}},
-    {"ids on one side only: matched by name", {ID, COL("a", INT32)}, {ID, SID("a", INT32, 7)}},
-    {"add nullable column",
-     {ID, COL("a", INT32)},
-     {ID, COL("a", INT32), COL("b", STRING)},
-     {E(ADD, -1, 2, true)}},
-    {"add not null column",
-     {ID, COL("a", INT32)},
-     {ID, COL("a", INT32), NN("b", STRING)},
-     {E(ADD, -1, 2, true)}},
-    {"add in the middle is no reorder",
-     {ID, COL("a", INT32), COL("b", INT32)},
-     {ID, COL("x", INT32), COL("a", INT32), COL("b", INT32)},
-     {E(ADD, -1, 1, true)}},
-    {"add to a table with no columns",
-     {{0}},
-     {COL("a", INT32), COL("b", INT32)},
-     {E(ADD, -1, 0, true), E(ADD, -1, 1, true)}},
-    {"drop column",
-     {ID, COL("a", INT32), COL("b", INT32)},
-     {ID, COL("b", INT32)},
-     {E(DROP, 1, -1, true)}},
-    {"drops in old order",
-     {ID, COL("a", INT32), COL("b", INT32), COL("c", INT32)},
-     {ID, COL("b", INT32)},
-     {E(DROP, 1, -1, true), E(DROP, 3, -1, true)}},
-    {"drop and add is no reorder",
-     {ID, COL("a", INT32), COL("b", INT32), COL("c", INT32)},
-     {ID, COL("b", INT32), COL("c", INT32), COL("d", INT32)},
-     {E(DROP, 1, -1, true), E(ADD, -1, 3, true)}},
+        { "identical schemas",
+          { ID, COL("a", STRING), DEC("p", 10, 2) },
+          { ID, COL("a", STRING), DEC("p", 10, 2) } },
+        { "only source_type differs",
+          { { .name = "id", .type = ZETL_T_INT64, .notnull = true, .key = 1, .stype = "bigint" } },
+          { { .name = "id", .type = ZETL_T_INT64, .notnull = true, .key = 1, .stype = "int8" } } },
+        { "ids on one side only: matched by name",
+          { ID, COL("a", INT32) },
+          { ID, SID("a", INT32, 7) } },
+        { "add nullable column",
+          { ID, COL("a", INT32) },
+          { ID, COL("a", INT32), COL("b", STRING) },
+          { E(ADD, -1, 2, true) } },
+        { "add not null column",
+          { ID, COL("a", INT32) },
+          { ID, COL("a", INT32), NN("b", STRING) },
+          { E(ADD, -1, 2, true) } },
+        { "add in the middle is no reorder",
+          { ID, COL("a", INT32), COL("b", INT32) },
+          { ID, COL("x", INT32), COL("a", INT32), COL("b", INT32) },
+          { E(ADD, -1, 1, true) } },
+        { "add to a table with no columns",
+          { { 0 } },
+          { COL("a", INT32), COL("b", INT32) },
+          { E(ADD, -1, 0, true), E(ADD, -1, 1, true) } },
+        { "drop column",
+          { ID, COL("a", INT32), COL("b", INT32) },
+          { ID, COL("b", INT32) },
+          { E(DROP, 1, -1, true) } },
+        { "drops in old order",
+          { ID, COL("a", INT32), COL("b", INT32), COL("c", INT32) },
+          { ID, COL("b", INT32) },
+          { E(DROP, 1, -1, true), E(DROP, 3, -1, true) } },
+        { "drop and add is no reorder",
+          { ID, COL("a", INT32), COL("b", INT32), COL("c", INT32) },
+          { ID, COL("b", INT32), COL("c", INT32), COL("d", INT32) },
+          { E(DROP, 1, -1, true), E(ADD, -1, 3, true) } },
 
-    ONE("widen int16 -> int32", COL("a", INT16), COL("a", INT32), WIDEN, true),
-    ONE("widen int16 -> int64", COL("a", INT16), COL("a", INT64), WIDEN, true),
-    ONE("widen int32 -> int64", COL("a", INT32), COL("a", INT64), WIDEN, true),
-    ONE("widen float32 -> float64", COL("a", FLOAT32), COL("a", FLOAT64), WIDEN, true),
-    ONE("widen decimal precision", DEC("a", 10, 2), DEC("a", 12, 2), WIDEN, true),
-    ONE("widen decimal to unconstrained", DEC("a", 10, 2), DEC("a", 0, 2), WIDEN, true),
-    ONE("widen decimal, unknown scale", DEC("a", 10, -1), DEC("a", 20, -1), WIDEN, true),
-    ONE("widen string length", MOD("a", STRING, 20), MOD("a", STRING, 50), WIDEN, true),
-    ONE("widen string to unbounded", MOD("a", STRING, 20), MOD("a", STRING, 0), WIDEN, true),
-    ONE("widen time digits", MOD("a", TIME, 3), MOD("a", TIME, 6), WIDEN, true),
-    ONE("widen timestamp digits", MOD("a", TIMESTAMP, 0), MOD("a", TIMESTAMP, 6), WIDEN, true),
-    ONE("widen timestamptz digits", MOD("a", TIMESTAMPTZ, 3), MOD("a", TIMESTAMPTZ, 6), WIDEN,
-        true),
+        ONE("widen int16 -> int32", COL("a", INT16), COL("a", INT32), WIDEN, true),
+        ONE("widen int16 -> int64", COL("a", INT16), COL("a", INT64), WIDEN, true),
+        ONE("widen int32 -> int64", COL("a", INT32), COL("a", INT64), WIDEN, true),
+        ONE("widen float32 -> float64", COL("a", FLOAT32), COL("a", FLOAT64), WIDEN, true),
+        ONE("widen decimal precision", DEC("a", 10, 2), DEC("a", 12, 2), WIDEN, true),
+        ONE("widen decimal to unconstrained", DEC("a", 10, 2), DEC("a", 0, 2), WIDEN, true),
+        ONE("widen decimal, unknown scale", DEC("a", 10, -1), DEC("a", 20, -1), WIDEN, true),
+        ONE("widen string length", MOD("a", STRING, 20), MOD("a", STRING, 50), WIDEN, true),
+        ONE("widen string to unbounded", MOD("a", STRING, 20), MOD("a", STRING, 0), WIDEN, true),
+        ONE("widen time digits", MOD("a", TIME, 3), MOD("a", TIME, 6), WIDEN, true),
+        ONE("widen timestamp digits", MOD("a", TIMESTAMP, 0), MOD("a", TIMESTAMP, 6), WIDEN, true),
+        ONE("widen timestamptz digits", MOD("a", TIMESTAMPTZ, 3), MOD("a", TIMESTAMPTZ, 6), WIDEN,
+            true),
 
-    ONE("narrow int32 -> int16", COL("a", INT32), COL("a", INT16), NARROW, true),
-    ONE("narrow int64 -> int16", COL("a", INT64), COL("a", INT16), NARROW, true),
-    ONE("narrow int64 -> int32", COL("a", INT64), COL("a", INT32), NARROW, true),
-    ONE("narrow float64 -> float32", COL("a", FLOAT64), COL("a", FLOAT32), NARROW, true),
-    ONE("narrow decimal precision", DEC("a", 12, 2), DEC("a", 10, 2), NARROW, true),
-    ONE("narrow decimal from unconstrained", DEC("a", 0, 2), DEC("a", 10, 2), NARROW, true),
-    ONE("narrow string length", MOD("a", STRING, 50), MOD("a", STRING, 20), NARROW, true),
-    ONE("narrow string from unbounded", MOD("a", STRING, 0), MOD("a", STRING, 20), NARROW, true),
-    ONE("narrow time digits", MOD("a", TIME, 6), MOD("a", TIME, 3), NARROW, true),
-    ONE("narrow timestamp digits", MOD("a", TIMESTAMP, 6), MOD("a", TIMESTAMP, 0), NARROW, true),
-    ONE("narrow timestamptz digits", MOD("a", TIMESTAMPTZ, 6), MOD("a", TIMESTAMPTZ, 3), NARROW,
-        true),
+        ONE("narrow int32 -> int16", COL("a", INT32), COL("a", INT16), NARROW, true),
+        ONE("narrow int64 -> int16", COL("a", INT64), COL("a", INT16), NARROW, true),
+        ONE("narrow int64 -> int32", COL("a", INT64), COL("a", INT32), NARROW, true),
+        ONE("narrow float64 -> float32", COL("a", FLOAT64), COL("a", FLOAT32), NARROW, true),
+        ONE("narrow decimal precision", DEC("a", 12, 2), DEC("a", 10, 2), NARROW, true),
+        ONE("narrow decimal from unconstrained", DEC("a", 0, 2), DEC("a", 10, 2), NARROW, true),
+        ONE("narrow string length", MOD("a", STRING, 50), MOD("a", STRING, 20), NARROW, true),
+        ONE("narrow string from unbounded", MOD("a", STRING, 0), MOD("a", STRING, 20), NARROW,
+            true),
+        ONE("narrow time digits", MOD("a", TIME, 6), MOD("a", TIME, 3), NARROW, true),
+        ONE("narrow timestamp digits", MOD("a", TIMESTAMP, 6), MOD("a", TIMESTAMP, 0), NARROW,
+            true),
+        ONE("narrow timestamptz digits", MOD("a", TIMESTAMPTZ, 6), MOD("a", TIMESTAMPTZ, 3), NARROW,
+            true),
 
-    ONE("int32 -> string", COL("a", INT32), COL("a", STRING), TYPE, false),
-    ONE("string -> int32", COL("a", STRING), COL("a", INT32), TYPE, false),
-    ONE("int32 -> decimal", COL("a", INT32), DEC("a", 10, 0), TYPE, false),
-    ONE("decimal scale change", DEC("a", 10, 2), DEC("a", 10, 3), TYPE, false),
-    ONE("decimal scale change with wider precision", DEC("a", 10, 2), DEC("a", 12, 3), TYPE, false),
-    ONE("timestamp -> timestamptz", MOD("a", TIMESTAMP, 6), MOD("a", TIMESTAMPTZ, 6), TYPE, false),
-    ONE("timestamptz -> timestamp", MOD("a", TIMESTAMPTZ, 6), MOD("a", TIMESTAMP, 6), TYPE, false),
-    ONE("boolean -> int16", COL("a", BOOL), COL("a", INT16), TYPE, false),
-    ONE("int64 -> float64", COL("a", INT64), COL("a", FLOAT64), TYPE, false),
-    ONE("float32 -> int32", COL("a", FLOAT32), COL("a", INT32), TYPE, false),
-    ONE("date -> timestamp", COL("a", DATE), MOD("a", TIMESTAMP, 6), TYPE, false),
-    ONE("json -> string", COL("a", JSON), COL("a", STRING), TYPE, false),
-    ONE("bytes -> string", COL("a", BYTES), COL("a", STRING), TYPE, false),
-    ONE("uuid -> string", COL("a", UUID), COL("a", STRING), TYPE, false),
+        ONE("int32 -> string", COL("a", INT32), COL("a", STRING), TYPE, false),
+        ONE("string -> int32", COL("a", STRING), COL("a", INT32), TYPE, false),
+        ONE("int32 -> decimal", COL("a", INT32), DEC("a", 10, 0), TYPE, false),
+        ONE("decimal scale change", DEC("a", 10, 2), DEC("a", 10, 3), TYPE, false),
+        ONE("decimal scale change with wider precision", DEC("a", 10, 2), DEC("a", 12, 3), TYPE,
+            false),
+        ONE("timestamp -> timestamptz", MOD("a", TIMESTAMP, 6), MOD("a", TIMESTAMPTZ, 6), TYPE,
+            false),
+        ONE("timestamptz -> timestamp", MOD("a", TIMESTAMPTZ, 6), MOD("a", TIMESTAMP, 6), TYPE,
+            false),
+        ONE("boolean -> int16", COL("a", BOOL), COL("a", INT16), TYPE, false),
+        ONE("int64 -> float64", COL("a", INT64), COL("a", FLOAT64), TYPE, false),
+        ONE("float32 -> int32", COL("a", FLOAT32), COL("a", INT32), TYPE, false),
+        ONE("date -> timestamp", COL("a", DATE), MOD("a", TIMESTAMP, 6), TYPE, false),
+        ONE("json -> string", COL("a", JSON), COL("a", STRING), TYPE, false),
+        ONE("bytes -> string", COL("a", BYTES), COL("a", STRING), TYPE, false),
+        ONE("uuid -> string", COL("a", UUID), COL("a", STRING), TYPE, false),
 
-    ONE("not null added", COL("a", INT32), NN("a", INT32), NOTNULL, true),
-    ONE("not null dropped", NN("a", INT32), COL("a", INT32), NULLABLE, true),
-    {"widen and nullable on one column",
-     {ID, NN("a", INT32)},
-     {ID, COL("a", INT64)},
-     {E(WIDEN, 1, 1, true), E(NULLABLE, 1, 1, true)}},
-    {"type changes listed in new order",
-     {ID, COL("a", INT16), COL("b", INT16)},
-     {ID, COL("b", INT32), COL("a", STRING)},
-     {E(WIDEN, 2, 1, true), E(TYPE, 1, 2, false), E(REORDER, -1, -1, true)}},
+        ONE("not null added", COL("a", INT32), NN("a", INT32), NOTNULL, true),
+        ONE("not null dropped", NN("a", INT32), COL("a", INT32), NULLABLE, true),
+        { "widen and nullable on one column",
+          { ID, NN("a", INT32) },
+          { ID, COL("a", INT64) },
+          { E(WIDEN, 1, 1, true), E(NULLABLE, 1, 1, true) } },
+        { "type changes listed in new order",
+          { ID, COL("a", INT16), COL("b", INT16) },
+          { ID, COL("b", INT32), COL("a", STRING) },
+          { E(WIDEN, 2, 1, true), E(TYPE, 1, 2, false), E(REORDER, -1, -1, true) } },
 
-    {"rename by source_id",
-     {KSID("id", INT64, 1, 1), SID("a", INT32, 2)},
-     {KSID("id", INT64, 1, 1), SID("b", INT32, 2)},
-     {E(RENAME, 1, 1, true)}},
-    {"rename by source_id with widen",
-     {KSID("id", INT64, 1, 1), SID("a", INT32, 2)},
-     {KSID("id", INT64, 1, 1), SID("b", INT64, 2)},
-     {E(RENAME, 1, 1, true), E(WIDEN, 1, 1, true)}},
-    {"rename by source_id with incompatible type",
-     {KSID("id", INT64, 1, 1), SID("a", INT32, 2)},
-     {KSID("id", INT64, 1, 1), SID("b", STRING, 2)},
-     {E(RENAME, 1, 1, true), E(TYPE, 1, 1, false)}},
-    {"names swapped, ids kept",
-     {KSID("id", INT64, 1, 1), SID("a", INT32, 2), SID("b", INT32, 3)},
-     {KSID("id", INT64, 1, 1), SID("b", INT32, 2), SID("a", INT32, 3)},
-     {E(RENAME, 1, 1, true), E(RENAME, 2, 2, true)}},
-    {"column moved, ids kept",
-     {KSID("id", INT64, 1, 1), SID("a", INT32, 2), SID("b", INT32, 3)},
-     {KSID("id", INT64, 1, 1), SID("b", INT32, 3), SID("a", INT32, 2)},
-     {E(REORDER, -1, -1, true)}},
-    {"name change without ids is drop + add",
-     {ID, COL("a", INT32)},
-     {ID, COL("b", INT32)},
-     {E(DROP, 1, -1, true), E(ADD, -1, 1, true)}},
-    {"name change with ids on the old side only",
-     {KSID("id", INT64, 1, 1), SID("a", INT32, 2)},
-     {ID, COL("b", INT32)},
-     {E(DROP, 1, -1, true), E(ADD, -1, 1, true)}},
-    {"same name, other id: re-created",
-     {KSID("id", INT64, 1, 1), SID("a", INT32, 2)},
-     {KSID("id", INT64, 1, 1), SID("a", INT32, 5)},
-     {E(DROP, 1, -1, true), E(ADD, -1, 1, true)}},
+        { "rename by source_id",
+          { KSID("id", INT64, 1, 1), SID("a", INT32, 2) },
+          { KSID("id", INT64, 1, 1), SID("b", INT32, 2) },
+          { E(RENAME, 1, 1, true) } },
+        { "rename by source_id with widen",
+          { KSID("id", INT64, 1, 1), SID("a", INT32, 2) },
+          { KSID("id", INT64, 1, 1), SID("b", INT64, 2) },
+          { E(RENAME, 1, 1, true), E(WIDEN, 1, 1, true) } },
+        { "rename by source_id with incompatible type",
+          { KSID("id", INT64, 1, 1), SID("a", INT32, 2) },
+          { KSID("id", INT64, 1, 1), SID("b", STRING, 2) },
+          { E(RENAME, 1, 1, true), E(TYPE, 1, 1, false) } },
+        { "names swapped, ids kept",
+          { KSID("id", INT64, 1, 1), SID("a", INT32, 2), SID("b", INT32, 3) },
+          { KSID("id", INT64, 1, 1), SID("b", INT32, 2), SID("a", INT32, 3) },
+          { E(RENAME, 1, 1, true), E(RENAME, 2, 2, true) } },
+        { "column moved, ids kept",
+          { KSID("id", INT64, 1, 1), SID("a", INT32, 2), SID("b", INT32, 3) },
+          { KSID("id", INT64, 1, 1), SID("b", INT32, 3), SID("a", INT32, 2) },
+          { E(REORDER, -1, -1, true) } },
+        { "name change without ids is drop + add",
+          { ID, COL("a", INT32) },
+          { ID, COL("b", INT32) },
+          { E(DROP, 1, -1, true), E(ADD, -1, 1, true) } },
+        { "name change with ids on the old side only",
+          { KSID("id", INT64, 1, 1), SID("a", INT32, 2) },
+          { ID, COL("b", INT32) },
+          { E(DROP, 1, -1, true), E(ADD, -1, 1, true) } },
+        { "same name, other id: re-created",
+          { KSID("id", INT64, 1, 1), SID("a", INT32, 2) },
+          { KSID("id", INT64, 1, 1), SID("a", INT32, 5) },
+          { E(DROP, 1, -1, true), E(ADD, -1, 1, true) } },
 
-    {"key column added", {ID, NN("b", INT32)}, {ID, KEY("b", INT32, 2)}, {E(KEY, -1, -1, false)}},
-    {"key reordered",
-     {KEY("a", INT32, 1), KEY("b", INT32, 2)},
-     {KEY("a", INT32, 2), KEY("b", INT32, 1)},
-     {E(KEY, -1, -1, false)}},
-    {"key moved to another column",
-     {ID, NN("b", INT32)},
-     {NN("id", INT64), KEY("b", INT32, 1)},
-     {E(KEY, -1, -1, false)}},
-    {"key removed",
-     {ID, COL("a", INT32)},
-     {NN("id", INT64), COL("a", INT32)},
-     {E(KEY, -1, -1, false)}},
-    {"key column renamed by id: same key",
-     {KSID("id", INT64, 1, 1), SID("a", INT32, 2)},
-     {KSID("ident", INT64, 1, 1), SID("a", INT32, 2)},
-     {E(RENAME, 0, 0, true)}},
-    {"key column renamed without ids",
-     {ID, COL("a", INT32)},
-     {KEY("ident", INT64, 1), COL("a", INT32)},
-     {E(DROP, 0, -1, true), E(ADD, -1, 0, true), E(KEY, -1, -1, false)}},
-    {"key column dropped",
-     {ID, KEY("b", INT32, 2), COL("c", INT32)},
-     {ID, COL("c", INT32)},
-     {E(DROP, 1, -1, true), E(KEY, -1, -1, false)}},
-    {"every column dropped",
-     {ID, COL("a", INT32)},
-     {{0}},
-     {E(DROP, 0, -1, true), E(DROP, 1, -1, true), E(KEY, -1, -1, false)}},
+        { "key column added",
+          { ID, NN("b", INT32) },
+          { ID, KEY("b", INT32, 2) },
+          { E(KEY, -1, -1, false) } },
+        { "key reordered",
+          { KEY("a", INT32, 1), KEY("b", INT32, 2) },
+          { KEY("a", INT32, 2), KEY("b", INT32, 1) },
+          { E(KEY, -1, -1, false) } },
+        { "key moved to another column",
+          { ID, NN("b", INT32) },
+          { NN("id", INT64), KEY("b", INT32, 1) },
+          { E(KEY, -1, -1, false) } },
+        { "key removed",
+          { ID, COL("a", INT32) },
+          { NN("id", INT64), COL("a", INT32) },
+          { E(KEY, -1, -1, false) } },
+        { "key column renamed by id: same key",
+          { KSID("id", INT64, 1, 1), SID("a", INT32, 2) },
+          { KSID("ident", INT64, 1, 1), SID("a", INT32, 2) },
+          { E(RENAME, 0, 0, true) } },
+        { "key column renamed without ids",
+          { ID, COL("a", INT32) },
+          { KEY("ident", INT64, 1), COL("a", INT32) },
+          { E(DROP, 0, -1, true), E(ADD, -1, 0, true), E(KEY, -1, -1, false) } },
+        { "key column dropped",
+          { ID, KEY("b", INT32, 2), COL("c", INT32) },
+          { ID, COL("c", INT32) },
+          { E(DROP, 1, -1, true), E(KEY, -1, -1, false) } },
+        { "every column dropped",
+          { ID, COL("a", INT32) },
+          { { 0 } },
+          { E(DROP, 0, -1, true), E(DROP, 1, -1, true), E(KEY, -1, -1, false) } },
 
-    {"reorder",
-     {ID, COL("a", INT32), COL("b", INT32), COL("c", INT32)},
-     {ID, COL("a", INT32), COL("c", INT32), COL("b", INT32)},
-     {E(REORDER, -1, -1, true)}},
-    {"combined compatible",
-     {KSID("id", INT64, 1, 1),
-      SID("a", INT32, 2),
-      {.name = "b", .type = ZETL_T_STRING, .prec = 20, .sid = 3},
-      SID("c", INT16, 4),
-      SID("d", BOOL, 5)},
-     {KSID("id", INT64, 1, 1),
-      SID("c2", INT32, 4),
-      {.name = "b", .type = ZETL_T_STRING, .prec = 10, .notnull = true, .sid = 3},
-      SID("d", BOOL, 5),
-      {.name = "e", .type = ZETL_T_INT32, .notnull = true, .sid = 6}},
-     {E(DROP, 1, -1, true), E(RENAME, 3, 1, true), E(WIDEN, 3, 1, true), E(NARROW, 2, 2, true),
-      E(NOTNULL, 2, 2, true), E(ADD, -1, 4, true), E(REORDER, -1, -1, true)}},
-    {"combined with type and key changes",
-     {ID, COL("a", INT32), NN("b", INT32), COL("c", STRING), COL("d", INT32)},
-     {ID, COL("a", INT64), KEY("b", INT32, 2), COL("d", INT32), COL("c", INT32), NN("n", STRING)},
-     {E(WIDEN, 1, 1, true), E(TYPE, 3, 4, false), E(ADD, -1, 5, true), E(KEY, -1, -1, false),
-      E(REORDER, -1, -1, true)}},
+        { "reorder",
+          { ID, COL("a", INT32), COL("b", INT32), COL("c", INT32) },
+          { ID, COL("a", INT32), COL("c", INT32), COL("b", INT32) },
+          { E(REORDER, -1, -1, true) } },
+        { "combined compatible",
+          { KSID("id", INT64, 1, 1),
+            SID("a", INT32, 2),
+            { .name = "b", .type = ZETL_T_STRING, .prec = 20, .sid = 3 },
+            SID("c", INT16, 4),
+            SID("d", BOOL, 5) },
+          { KSID("id", INT64, 1, 1),
+            SID("c2", INT32, 4),
+            { .name = "b", .type = ZETL_T_STRING, .prec = 10, .notnull = true, .sid = 3 },
+            SID("d", BOOL, 5),
+            { .name = "e", .type = ZETL_T_INT32, .notnull = true, .sid = 6 } },
+          { E(DROP, 1, -1, true), E(RENAME, 3, 1, true), E(WIDEN, 3, 1, true),
+            E(NARROW, 2, 2, true), E(NOTNULL, 2, 2, true), E(ADD, -1, 4, true),
+            E(REORDER, -1, -1, true) } },
+        { "combined with type and key changes",
+          { ID, COL("a", INT32), NN("b", INT32), COL("c", STRING), COL("d", INT32) },
+          { ID, COL("a", INT64), KEY("b", INT32, 2), COL("d", INT32), COL("c", INT32),
+            NN("n", STRING) },
+          { E(WIDEN, 1, 1, true), E(TYPE, 3, 4, false), E(ADD, -1, 5, true), E(KEY, -1, -1, false),
+            E(REORDER, -1, -1, true) } },
 };
 
 static int tcol_count(const struct tcol *c)
@@ -253,7 +265,7 @@ static struct zetl_schema *build(const struct tcol *tc)
 {
         struct zetl_table_id id;
         struct zetl_schema *s;
-        struct zetl_err err = {0};
+        struct zetl_err err = { 0 };
         int n = tcol_count(tc);
 
         assert_int_equal(zetl_table_id_set(&id, "db", "public", "t"), 0);
@@ -261,14 +273,14 @@ static struct zetl_schema *build(const struct tcol *tc)
         assert_non_null(s);
         for (int i = 0; i < n; i++) {
                 struct zetl_column c = {
-                    .name = (char *)tc[i].name,
-                    .type = tc[i].type,
-                    .precision = tc[i].prec,
-                    .scale = tc[i].scale,
-                    .nullable = !tc[i].notnull,
-                    .key_pos = tc[i].key,
-                    .source_id = tc[i].sid,
-                    .source_type = (char *)tc[i].stype,
+                        .name = (char *)tc[i].name,
+                        .type = tc[i].type,
+                        .precision = tc[i].prec,
+                        .scale = tc[i].scale,
+                        .nullable = !tc[i].notnull,
+                        .key_pos = tc[i].key,
+                        .source_id = tc[i].sid,
+                        .source_type = (char *)tc[i].stype,
                 };
                 assert_int_equal(zetl_schema_set_col(s, i, &c), 0);
         }
@@ -293,8 +305,8 @@ static int check_case(const char *name, const struct tcol *old, const struct tco
 {
         struct zetl_schema *a = build(old);
         struct zetl_schema *b = build(new);
-        struct zetl_schema_diff d = {0};
-        struct zetl_err err = {0};
+        struct zetl_schema_diff d = { 0 };
+        struct zetl_err err = { 0 };
         bool compat = true;
         int bad = 0;
 
@@ -351,7 +363,7 @@ static void test_diff_table(void **state)
 /* Every kind of change appears somewhere in the table. */
 static void test_diff_table_covers_every_kind(void **state)
 {
-        bool seen[ZETL_CHG_REORDER + 1] = {false};
+        bool seen[ZETL_CHG_REORDER + 1] = { false };
 
         (void)state;
         for (size_t i = 0; i < sizeof(diff_cases) / sizeof(diff_cases[0]); i++) {
@@ -369,7 +381,7 @@ static struct zetl_schema_diff diff_of(const struct tcol *old, const struct tcol
 {
         struct zetl_schema *a = build(old);
         struct zetl_schema *b = build(new);
-        struct zetl_schema_diff d = {0};
+        struct zetl_schema_diff d = { 0 };
 
         assert_int_equal(zetl_schema_diff(a, b, &d, NULL), 0);
         zetl_schema_unref(a);
@@ -382,29 +394,29 @@ static void test_diff_details(void **state)
         struct zetl_schema_diff d;
 
         (void)state;
-        d = diff_of((struct tcol[]){ID, DEC("price", 10, 2), {0}},
-                    (struct tcol[]){ID, DEC("price", 12, 2), {0}});
+        d = diff_of((struct tcol[]){ ID, DEC("price", 10, 2), { 0 } },
+                    (struct tcol[]){ ID, DEC("price", 12, 2), { 0 } });
         assert_int_equal(d.n, 1);
         assert_string_equal(d.changes[0].detail,
                             "column \"price\" widened decimal(10,2) -> decimal(12,2)");
         zetl_schema_diff_free(&d);
 
-        d = diff_of((struct tcol[]){ID, COL("a", INT32), {0}},
-                    (struct tcol[]){ID, COL("a", STRING), {0}});
+        d = diff_of((struct tcol[]){ ID, COL("a", INT32), { 0 } },
+                    (struct tcol[]){ ID, COL("a", STRING), { 0 } });
         assert_int_equal(d.n, 1);
         assert_string_equal(d.changes[0].detail, "column \"a\" int32 -> string: incompatible");
         assert_false(d.compatible);
         zetl_schema_diff_free(&d);
 
         /* An added NOT NULL column says that the target gets it nullable. */
-        d = diff_of((struct tcol[]){ID, {0}}, (struct tcol[]){ID, NN("b", INT32), {0}});
+        d = diff_of((struct tcol[]){ ID, { 0 } }, (struct tcol[]){ ID, NN("b", INT32), { 0 } });
         assert_int_equal(d.n, 1);
         assert_non_null(strstr(d.changes[0].detail, "\"b\""));
         assert_non_null(strstr(d.changes[0].detail, "nullable"));
         zetl_schema_diff_free(&d);
 
-        d = diff_of((struct tcol[]){SID("a", INT32, 4), {0}},
-                    (struct tcol[]){SID("b", INT32, 4), {0}});
+        d = diff_of((struct tcol[]){ SID("a", INT32, 4), { 0 } },
+                    (struct tcol[]){ SID("b", INT32, 4), { 0 } });
         assert_int_equal(d.n, 1);
         assert_non_null(strstr(d.changes[0].detail, "\"a\""));
         assert_non_null(strstr(d.changes[0].detail, "\"b\""));
@@ -415,8 +427,8 @@ static void test_diff_details(void **state)
  * and freeing twice is harmless. */
 static void test_diff_identical_empty(void **state)
 {
-        struct zetl_schema *a = build((struct tcol[]){ID, COL("a", JSON), {0}});
-        struct zetl_schema_diff d = {0};
+        struct zetl_schema *a = build((struct tcol[]){ ID, COL("a", JSON), { 0 } });
+        struct zetl_schema_diff d = { 0 };
 
         (void)state;
         assert_int_equal(zetl_schema_diff(a, a, &d, NULL), 0);
@@ -438,7 +450,8 @@ static void test_diff_long_names(void **state)
         (void)state;
         memset(longname, 'x', sizeof(longname) - 1);
         longname[sizeof(longname) - 1] = '\0';
-        d = diff_of((struct tcol[]){ID, {0}}, (struct tcol[]){ID, NN(longname, INT32), {0}});
+        d = diff_of((struct tcol[]){ ID, { 0 } },
+                    (struct tcol[]){ ID, NN(longname, INT32), { 0 } });
         assert_int_equal(d.n, 1);
         assert_int_equal(d.changes[0].kind, ZETL_CHG_ADD);
         assert_true(strlen(d.changes[0].detail) < sizeof(d.changes[0].detail));
@@ -457,10 +470,10 @@ static int finish_of(const struct tcol *tc, int n, struct zetl_err *err, int *nk
         s = zetl_schema_new(&id, n);
         assert_non_null(s);
         for (int i = 0; i < n; i++) {
-                struct zetl_column c = {.name = (char *)tc[i].name,
-                                        .type = tc[i].type,
-                                        .nullable = !tc[i].notnull,
-                                        .key_pos = tc[i].key};
+                struct zetl_column c = { .name = (char *)tc[i].name,
+                                         .type = tc[i].type,
+                                         .nullable = !tc[i].notnull,
+                                         .key_pos = tc[i].key };
                 assert_int_equal(zetl_schema_set_col(s, i, &c), 0);
         }
         zetl_err_clear(err);
@@ -489,23 +502,23 @@ static void test_finish_validation(void **state)
         int nkeys = -1;
 
         (void)state;
-        expect_finish_error((struct tcol[]){COL("a", INT32), COL("a", STRING)}, 2, "\"a\"");
-        expect_finish_error((struct tcol[]){COL("a", INT32), COL("", STRING)}, 2, NULL);
-        expect_finish_error((struct tcol[]){COL("a", INT32), {.type = ZETL_T_INT32}}, 2, NULL);
+        expect_finish_error((struct tcol[]){ COL("a", INT32), COL("a", STRING) }, 2, "\"a\"");
+        expect_finish_error((struct tcol[]){ COL("a", INT32), COL("", STRING) }, 2, NULL);
+        expect_finish_error((struct tcol[]){ COL("a", INT32), { .type = ZETL_T_INT32 } }, 2, NULL);
         /* Key positions must be 1..nkeys, each once. */
-        expect_finish_error((struct tcol[]){KEY("a", INT32, 1), KEY("b", INT32, 3)}, 2, "\"b\"");
-        expect_finish_error((struct tcol[]){KEY("a", INT32, 1), KEY("b", INT32, 1)}, 2, "\"b\"");
-        expect_finish_error((struct tcol[]){COL("a", INT32), KEY("b", INT32, 2)}, 2, "\"b\"");
-        expect_finish_error((struct tcol[]){KEY("a", INT32, -1)}, 1, "\"a\"");
+        expect_finish_error((struct tcol[]){ KEY("a", INT32, 1), KEY("b", INT32, 3) }, 2, "\"b\"");
+        expect_finish_error((struct tcol[]){ KEY("a", INT32, 1), KEY("b", INT32, 1) }, 2, "\"b\"");
+        expect_finish_error((struct tcol[]){ COL("a", INT32), KEY("b", INT32, 2) }, 2, "\"b\"");
+        expect_finish_error((struct tcol[]){ KEY("a", INT32, -1) }, 1, "\"a\"");
 
         /* Names are compared byte for byte: case differs, so both are fine. */
         assert_int_equal(
-            finish_of((struct tcol[]){COL("a", INT32), COL("A", INT32)}, 2, &err, &nkeys), 0);
+                finish_of((struct tcol[]){ COL("a", INT32), COL("A", INT32) }, 2, &err, &nkeys), 0);
         assert_int_equal(nkeys, 0);
-        assert_int_equal(
-            finish_of((struct tcol[]){KEY("a", INT32, 2), COL("b", INT32), KEY("c", INT32, 1)}, 3,
-                      &err, &nkeys),
-            0);
+        assert_int_equal(finish_of((struct tcol[]){ KEY("a", INT32, 2), COL("b", INT32),
+                                                    KEY("c", INT32, 1) },
+                                   3, &err, &nkeys),
+                         0);
         assert_int_equal(nkeys, 2);
         assert_int_equal(finish_of(NULL, 0, &err, &nkeys), 0);
         assert_int_equal(nkeys, 0);
@@ -513,8 +526,8 @@ static void test_finish_validation(void **state)
 
 static void test_find_and_key_col(void **state)
 {
-        struct zetl_schema *s =
-            build((struct tcol[]){KEY("a", INT32, 2), COL("b", INT32), KEY("c", INT32, 1), {0}});
+        struct zetl_schema *s = build(
+                (struct tcol[]){ KEY("a", INT32, 2), COL("b", INT32), KEY("c", INT32, 1), { 0 } });
 
         (void)state;
         assert_int_equal(s->nkeys, 2);
@@ -537,11 +550,11 @@ static void test_new_and_set_col(void **state)
         struct zetl_schema *s;
         char name[8] = "col";
         char stype[16] = "varchar(20)";
-        struct zetl_column c = {.name = name,
-                                .type = ZETL_T_STRING,
-                                .precision = 20,
-                                .source_type = stype,
-                                .source_id = 9};
+        struct zetl_column c = { .name = name,
+                                 .type = ZETL_T_STRING,
+                                 .precision = 20,
+                                 .source_type = stype,
+                                 .source_id = 9 };
 
         (void)state;
         assert_int_equal(zetl_table_id_set(&id, "db", NULL, "t"), 0);
@@ -582,10 +595,12 @@ static void test_new_and_set_col(void **state)
 
 static void test_clone_ref_unref(void **state)
 {
-        struct zetl_schema *s = build((struct tcol[]){
-            KEY("id", INT64, 1), {.name = "n", .type = ZETL_T_STRING, .stype = "text"}, {0}});
+        struct zetl_schema *s =
+                build((struct tcol[]){ KEY("id", INT64, 1),
+                                       { .name = "n", .type = ZETL_T_STRING, .stype = "text" },
+                                       { 0 } });
         struct zetl_schema *c, *r;
-        struct zetl_column col = {.name = "renamed", .type = ZETL_T_INT32, .nullable = true};
+        struct zetl_column col = { .name = "renamed", .type = ZETL_T_INT32, .nullable = true };
 
         (void)state;
         s->version = 3;
@@ -636,7 +651,7 @@ static void *ref_worker(void *arg)
 
 static void test_ref_threads(void **state)
 {
-        struct zetl_schema *s = build((struct tcol[]){COL("a", INT32), {0}});
+        struct zetl_schema *s = build((struct tcol[]){ COL("a", INT32), { 0 } });
         pthread_t t[REF_THREADS];
 
         (void)state;
@@ -652,32 +667,33 @@ static void test_ref_threads(void **state)
 
 static void test_same_shape(void **state)
 {
-        struct tcol base[] = {KSID("id", INT64, 1, 1), DEC("p", 10, 2), {0}};
-        struct tcol other_src[] = {{.name = "id",
-                                    .type = ZETL_T_INT64,
-                                    .notnull = true,
-                                    .key = 1,
-                                    .sid = 8,
-                                    .stype = "int8"},
-                                   {.name = "p",
-                                    .type = ZETL_T_DECIMAL,
-                                    .prec = 10,
-                                    .scale = 2,
-                                    .sid = 9,
-                                    .stype = "numeric(10,2)"},
-                                   {0}};
+        struct tcol base[] = { KSID("id", INT64, 1, 1), DEC("p", 10, 2), { 0 } };
+        struct tcol other_src[] = { { .name = "id",
+                                      .type = ZETL_T_INT64,
+                                      .notnull = true,
+                                      .key = 1,
+                                      .sid = 8,
+                                      .stype = "int8" },
+                                    { .name = "p",
+                                      .type = ZETL_T_DECIMAL,
+                                      .prec = 10,
+                                      .scale = 2,
+                                      .sid = 9,
+                                      .stype = "numeric(10,2)" },
+                                    { 0 } };
         struct tcol nullable[] = {
-            KSID("id", INT64, 1, 1),
-            {.name = "p", .type = ZETL_T_DECIMAL, .prec = 10, .scale = 2, .notnull = true},
-            {0}};
-        struct tcol prec[] = {KSID("id", INT64, 1, 1), DEC("p", 11, 2), {0}};
-        struct tcol scale[] = {KSID("id", INT64, 1, 1), DEC("p", 10, 3), {0}};
-        struct tcol key[] = {NN("id", INT64), DEC("p", 10, 2), {0}};
-        struct tcol name[] = {KSID("id", INT64, 1, 1), DEC("q", 10, 2), {0}};
-        struct tcol type[] = {KSID("id", INT32, 1, 1), DEC("p", 10, 2), {0}};
-        struct tcol fewer[] = {KSID("id", INT64, 1, 1), {0}};
+                KSID("id", INT64, 1, 1),
+                { .name = "p", .type = ZETL_T_DECIMAL, .prec = 10, .scale = 2, .notnull = true },
+                { 0 }
+        };
+        struct tcol prec[] = { KSID("id", INT64, 1, 1), DEC("p", 11, 2), { 0 } };
+        struct tcol scale[] = { KSID("id", INT64, 1, 1), DEC("p", 10, 3), { 0 } };
+        struct tcol key[] = { NN("id", INT64), DEC("p", 10, 2), { 0 } };
+        struct tcol name[] = { KSID("id", INT64, 1, 1), DEC("q", 10, 2), { 0 } };
+        struct tcol type[] = { KSID("id", INT32, 1, 1), DEC("p", 10, 2), { 0 } };
+        struct tcol fewer[] = { KSID("id", INT64, 1, 1), { 0 } };
         struct zetl_schema *a = build(base);
-        const struct tcol *diffs[] = {nullable, prec, scale, key, name, type, fewer};
+        const struct tcol *diffs[] = { nullable, prec, scale, key, name, type, fewer };
         struct zetl_schema *b;
 
         (void)state;
@@ -765,20 +781,20 @@ static void test_change_kind_names(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-            cmocka_unit_test(test_diff_table),
-            cmocka_unit_test(test_diff_table_covers_every_kind),
-            cmocka_unit_test(test_diff_details),
-            cmocka_unit_test(test_diff_identical_empty),
-            cmocka_unit_test(test_diff_long_names),
-            cmocka_unit_test(test_finish_validation),
-            cmocka_unit_test(test_find_and_key_col),
-            cmocka_unit_test(test_new_and_set_col),
-            cmocka_unit_test(test_clone_ref_unref),
-            cmocka_unit_test(test_ref_threads),
-            cmocka_unit_test(test_same_shape),
-            cmocka_unit_test(test_table_id_str),
-            cmocka_unit_test(test_table_id_set_and_eq),
-            cmocka_unit_test(test_change_kind_names),
+                cmocka_unit_test(test_diff_table),
+                cmocka_unit_test(test_diff_table_covers_every_kind),
+                cmocka_unit_test(test_diff_details),
+                cmocka_unit_test(test_diff_identical_empty),
+                cmocka_unit_test(test_diff_long_names),
+                cmocka_unit_test(test_finish_validation),
+                cmocka_unit_test(test_find_and_key_col),
+                cmocka_unit_test(test_new_and_set_col),
+                cmocka_unit_test(test_clone_ref_unref),
+                cmocka_unit_test(test_ref_threads),
+                cmocka_unit_test(test_same_shape),
+                cmocka_unit_test(test_table_id_str),
+                cmocka_unit_test(test_table_id_set_and_eq),
+                cmocka_unit_test(test_change_kind_names),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
