@@ -88,7 +88,15 @@ void zetl_log(enum zetl_log_level lvl, const char *fmt, ...)
                 json_object_set_new(o, "level", json_string(level_names[lvl]));
                 if (integration[0])
                         json_object_set_new(o, "integration", json_string(integration));
-                json_object_set_new(o, "msg", json_string(msg));
+                json_t *m = json_string(msg);
+                if (!m) {
+                        /* Not UTF-8 (a peer's bytes in a message): keep it readable. */
+                        for (char *c = msg; *c; c++)
+                                if ((unsigned char)*c >= 0x80)
+                                        *c = '?';
+                        m = json_string(msg);
+                }
+                json_object_set_new(o, "msg", m);
                 s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
                 json_decref(o);
                 if (!s)
