@@ -37,6 +37,8 @@ BIN      := $(BUILD)/zetl
 
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+ITEST_SRC := $(wildcard tests/integration/test_*.c)
+ITEST_BIN := $(ITEST_SRC:tests/integration/%.c=$(BUILD)/itests/%)
 
 MAN_PAGES := $(wildcard man/*.[1-8])
 
@@ -67,7 +69,12 @@ $(BUILD)/tests/test_%: tests/unit/test_%.c $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(TEST_CFLAGS) -o $@ $< $(LIB) $(ALL_LDFLAGS) $(TEST_LIBS) $(LIBS)
 
-tests: $(BIN) $(UNIT_BIN)
+# Integration tests in C: run by scripts/run-tests.sh against the harness servers.
+$(BUILD)/itests/test_%: tests/integration/test_%.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(TEST_CFLAGS) -o $@ $< $(LIB) $(ALL_LDFLAGS) $(TEST_LIBS) $(LIBS)
+
+tests: $(BIN) $(UNIT_BIN) $(ITEST_BIN)
 
 # Every test: unit (cmocka), integration (real servers started by the
 # harness), interop (independent readers). One summary line at the end.

@@ -5,7 +5,8 @@
 #   scripts/run-tests.sh [--unit-only] BUILD_DIR      (e.g. build/release)
 #
 # Unit tests are the executables BUILD_DIR/tests/test_*. Integration and
-# interop tests are the executables tests/integration/test_* and
+# interop tests are the executables tests/integration/test_* (scripts),
+# BUILD_DIR/itests/test_* (built from tests/integration/test_*.c) and
 # tests/interop/test_*; they share one pair of servers started here by
 # tests/harness/servers.sh (so they must use distinct names for tables, slots
 # and publications) and see its variables (ZETL_TEST_*, see DIR/env) plus a
@@ -155,6 +156,10 @@ if ((unit_only)); then
 fi
 
 tests=()
+# Integration tests written in C are built into BUILD_DIR/itests/ by the Makefile.
+for exe in "$build"/itests/test_*; do
+        [[ -f $exe && -x $exe ]] && tests+=("$exe")
+done
 for dir in tests/integration tests/interop; do
         for exe in "$dir"/test_*; do
                 [[ -f $exe ]] || continue
@@ -199,13 +204,15 @@ if ((${#tests[@]} > 0)); then
                 ;;
         esac
         for exe in "${tests[@]}"; do
+                name=${exe#tests/}
+                [[ $exe == "$build"/itests/* ]] && name=integration/${exe##*/}
                 if [[ -n $skip_reason ]]; then
-                        report_skip "${exe#tests/}" "$skip_reason"
+                        report_skip "$name" "$skip_reason"
                         continue
                 fi
-                export ZETL_TEST_WORKDIR=$srv_tmp/work/${exe#tests/}
+                export ZETL_TEST_WORKDIR=$srv_tmp/work/$name
                 mkdir -p "$ZETL_TEST_WORKDIR"
-                run_test "${exe#tests/}" "$exe"
+                run_test "$name" "$exe"
         done
 fi
 
