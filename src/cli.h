@@ -9,6 +9,9 @@
 
 #include "catalog.h"
 #include "zetl/err.h"
+#include "zetl/filter.h"
+#include "zetl/sink.h"
+#include "zetl/source.h"
 
 enum { ZETL_EXIT_OK = 0, ZETL_EXIT_FAIL = 1, ZETL_EXIT_USAGE = 2 };
 
@@ -23,6 +26,26 @@ struct cli_cmd {
         const char *usage; /* full --help text */
         int (*run)(int argc, char **argv, struct cli_globals *g);
 };
+
+/* An existing integration opened for a command that changes or runs it. */
+struct cli_integration {
+        struct zetl_catalog cat;
+        struct zetl_definition d;
+        char idir[PATH_MAX];
+        struct zetl_filter *f;
+        const struct zetl_source_ops *src;
+        const struct zetl_sink_ops *sink;
+        int lock; /* the run lock: held until cli_integration_close */
+};
+
+/* Load NAME's definition, take its run lock, find its connectors and parse its
+ * filters. Returns 0, or the exit code after printing the one-line error. */
+int cli_integration_open(const char *cmd, const struct cli_globals *g, const char *name,
+                         struct cli_integration *it);
+void cli_integration_close(struct cli_integration *it);
+/* The connector configuration of one side of it. */
+void cli_conn_cfg(struct zetl_conn_cfg *c, const struct cli_integration *it, const char *uri,
+                  bool once);
 
 extern const struct cli_cmd cli_create, cli_describe, cli_modify, cli_delete, cli_run;
 

@@ -312,6 +312,41 @@ static int open_catalog(const char *cmd, struct cli_globals *g, struct zetl_cata
         return 0;
 }
 
+int cli_integration_open(const char *cmd, const struct cli_globals *g, const char *name,
+                         struct cli_integration *it)
+{
+        struct zetl_err err;
+
+        memset(it, 0, sizeof(*it));
+        it->lock = -1;
+        if (zetl_catalog_open(&it->cat, g->state_dir, &err) ||
+            zetl_catalog_load(&it->cat, name, &it->d, &err) ||
+            zetl_catalog_lock(&it->cat, name, &it->lock, &err) ||
+            !(it->src = zetl_source_find(it->d.source, &err)) ||
+            !(it->sink = zetl_sink_find(it->d.target, &err)) ||
+            load_filter(&it->d, it->src, &it->f, &err))
+                return cli_fail(cmd, &err);
+        zetl_catalog_path(&it->cat, it->d.name, it->idir, sizeof(it->idir));
+        return 0;
+}
+
+void cli_integration_close(struct cli_integration *it)
+{
+        if (it->lock >= 0)
+                close(it->lock);
+        zetl_filter_free(it->f);
+        zetl_definition_free(&it->d);
+        memset(it, 0, sizeof(*it));
+        it->lock = -1;
+}
+
+void cli_conn_cfg(struct zetl_conn_cfg *c, const struct cli_integration *it, const char *uri,
+                  bool once)
+{
+        conn_cfg(c, &it->d, uri, it->idir, it->f);
+        c->once = once;
+}
+
 static int set_state(const struct zetl_catalog *cat, const char *name, enum zetl_state s,
                      const char *last_error)
 {
@@ -540,12 +575,11 @@ static int modify_run(int argc, char **argv, struct cli_globals *g)
 {
         const char *cmd = "modify-integration";
         struct def_opts o = { 0 };
-        struct zetl_definition d = { 0 };
-        struct zetl_catalog cat;
+        struct cli_integration it = { .lock = -1 };
+        struct zetl_definition *d = &it.d;
         struct zetl_filter *f = NULL;
-        const struct zetl_source_ops *src;
         struct zetl_err err;
-        int lock = -1, rc;
+        int rc;
 
         if ((rc = parse_def_opts(cmd, argc, argv, &o, g, NULL, modify_usage)))
                 goto out;
@@ -558,55 +592,47 @@ static int modify_run(int argc, char **argv, struct cli_globals *g)
                                           " create a new integration");
                 goto out;
         }
-        if ((rc = open_catalog(cmd, g, &cat)))
+        if ((rc = cli_integration_open(cmd, g, o.name, &it)))
                 goto out;
-        if (zetl_catalog_load(&cat, o.name, &d, &err) ||
-            zetl_catalog_lock(&cat, o.name, &lock, &err) ||
-            !(src = zetl_source_find(d.source, &err))) {
-                rc = cli_fail(cmd, &err);
-                goto out;
-        }
         if (o.clear_filter) {
-                free(d.data_filter);
-                d.data_filter = NULL;
-                free(d.filter_file);
-                d.filter_file = NULL;
-                free(d.filter_text);
-                d.filter_text = NULL;
+                free(d->data_filter);
+                d->data_filter = NULL;
+                free(d->filter_file);
+                d->filter_file = NULL;
+                free(d->filter_text);
+                d->filter_text = NULL;
         }
         if (o.data_filter) {
-                free(d.data_filter);
-                d.data_filter = strdup(o.data_filter);
+                free(d->data_filter);
+                d->data_filter = strdup(o.data_filter);
         }
         if (o.filter_file) {
-                free(d.filter_file);
-                free(d.filter_text);
-                d.filter_text = NULL;
-                d.filter_file = strdup(o.filter_file);
-                if ((rc = read_filter_file(cmd, o.filter_file, &d.filter_text)))
+                free(d->filter_file);
+                free(d->filter_text);
+                d->filter_text = NULL;
+                d->filter_file = strdup(o.filter_file);
+                if ((rc = read_filter_file(cmd, o.filter_file, &d->filter_text)))
                         goto out;
         }
         if (o.description) {
-                free(d.description);
-                d.description = strdup(o.description);
+                free(d->description);
+                d->description = strdup(o.description);
         }
-        if (merge_options(&d, &o)) {
+        if (merge_options(d, &o)) {
                 rc = ZETL_EXIT_FAIL;
                 goto out;
         }
         /* Validate before anything is written: a bad filter changes nothing. */
-        if (load_filter(&d, src, &f, &err) || zetl_catalog_save(&cat, &d, &err)) {
+        if (load_filter(d, it.src, &f, &err) || zetl_catalog_save(&it.cat, d, &err)) {
                 rc = cli_fail(cmd, &err);
                 goto out;
         }
-        json_t *one = describe_one(&cat, &d);
+        json_t *one = describe_one(&it.cat, d);
         print_json(one);
         json_decref(one);
 out:
-        if (lock >= 0)
-                close(lock);
         zetl_filter_free(f);
-        zetl_definition_free(&d);
+        cli_integration_close(&it);
         def_opts_free(&o);
         return rc < 0 ? ZETL_EXIT_OK : rc;
 }
@@ -630,16 +656,11 @@ static int delete_run(int argc, char **argv, struct cli_globals *g)
 {
         const char *cmd = "delete-integration";
         struct def_opts o = { 0 };
-        struct zetl_definition d = { 0 };
-        struct zetl_catalog cat;
-        struct zetl_filter *f = NULL;
-        const struct zetl_source_ops *src;
-        const struct zetl_sink_ops *sink;
+        struct cli_integration it = { .lock = -1 };
         struct zetl_conn_cfg scfg, kcfg;
-        char idir[PATH_MAX];
         void *spriv = NULL, *kpriv = NULL;
         struct zetl_err err;
-        int lock = -1, rc;
+        int rc;
 
         if ((rc = parse_def_opts(cmd, argc, argv, &o, g, NULL, delete_usage)))
                 goto out;
@@ -647,41 +668,34 @@ static int delete_run(int argc, char **argv, struct cli_globals *g)
                 rc = cli_usage_error(cmd, "--integration-identifier is required");
                 goto out;
         }
-        if ((rc = open_catalog(cmd, g, &cat)))
+        if ((rc = cli_integration_open(cmd, g, o.name, &it)))
                 goto out;
-        if (zetl_catalog_load(&cat, o.name, &d, &err) ||
-            zetl_catalog_lock(&cat, o.name, &lock, &err) ||
-            !(src = zetl_source_find(d.source, &err)) || !(sink = zetl_sink_find(d.target, &err)) ||
-            load_filter(&d, src, &f, &err)) {
-                rc = cli_fail(cmd, &err);
+        set_state(&it.cat, it.d.name, ZETL_STATE_DELETING, NULL);
+        cli_conn_cfg(&scfg, &it, it.d.source, false);
+        cli_conn_cfg(&kcfg, &it, it.d.target, false);
+        spriv = calloc(1, it.src->priv_size ? it.src->priv_size : 1);
+        kpriv = calloc(1, it.sink->priv_size ? it.sink->priv_size : 1);
+        if (!spriv || !kpriv) {
+                rc = cli_fail(cmd,
+                              &(struct zetl_err){ ZETL_ENOMEM, ZETL_ERRC_FATAL, "out of memory" });
                 goto out;
         }
-        set_state(&cat, d.name, ZETL_STATE_DELETING, NULL);
-        zetl_catalog_path(&cat, d.name, idir, sizeof(idir));
-        conn_cfg(&scfg, &d, d.source, idir, f);
-        conn_cfg(&kcfg, &d, d.target, idir, f);
-        spriv = calloc(1, src->priv_size ? src->priv_size : 1);
-        kpriv = calloc(1, sink->priv_size ? sink->priv_size : 1);
-        if (!spriv || !kpriv || src->teardown(spriv, &scfg, &err) ||
-            sink->teardown(kpriv, &kcfg, &err)) {
+        if (it.src->teardown(spriv, &scfg, &err) || it.sink->teardown(kpriv, &kcfg, &err)) {
                 /* Keep the folder: it records what still has to be removed. */
-                set_state(&cat, d.name, ZETL_STATE_FAILED, err.msg);
+                set_state(&it.cat, it.d.name, ZETL_STATE_FAILED, err.msg);
                 rc = cli_fail(cmd, &err);
                 goto out;
         }
-        if (zetl_catalog_remove(&cat, d.name, &err)) {
+        if (zetl_catalog_remove(&it.cat, it.d.name, &err)) {
                 rc = cli_fail(cmd, &err);
                 goto out;
         }
-        printf("{\n  \"IntegrationName\": \"%s\",\n  \"Status\": \"deleted\"\n}\n", d.name);
+        printf("{\n  \"IntegrationName\": \"%s\",\n  \"Status\": \"deleted\"\n}\n", it.d.name);
         rc = ZETL_EXIT_OK;
 out:
-        if (lock >= 0)
-                close(lock);
         free(spriv);
         free(kpriv);
-        zetl_filter_free(f);
-        zetl_definition_free(&d);
+        cli_integration_close(&it);
         def_opts_free(&o);
         return rc < 0 ? ZETL_EXIT_OK : rc;
 }

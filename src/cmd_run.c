@@ -78,17 +78,12 @@ static int run_run(int argc, char **argv, struct cli_globals *g)
         const char *name = NULL;
         bool once = false;
         int max_attempts = 0;
-        struct zetl_catalog cat;
-        struct zetl_definition d = { 0 };
-        struct zetl_filter *f = NULL;
-        const struct zetl_source_ops *src;
-        const struct zetl_sink_ops *sink;
+        struct cli_integration it = { .lock = -1 };
         struct zetl_conn_cfg scfg = { 0 }, kcfg = { 0 };
         struct zetl_pipeline_ctx ctx = { 0 };
         struct sigaction sa;
-        char idir[PATH_MAX];
         struct zetl_err err = { 0 };
-        int lock = -1, rc, c;
+        int rc, c;
 
         optind = 1;
         opterr = 0;
@@ -121,24 +116,16 @@ static int run_run(int argc, char **argv, struct cli_globals *g)
                 return cli_usage_error(cmd, "expected one integration name");
         name = argv[optind];
 
-        if (zetl_catalog_open(&cat, g->state_dir, &err) ||
-            zetl_catalog_load(&cat, name, &d, &err) || zetl_catalog_lock(&cat, name, &lock, &err) ||
-            !(src = zetl_source_find(d.source, &err)) || !(sink = zetl_sink_find(d.target, &err)) ||
-            zetl_filter_parse(d.data_filter, d.filter_file ? d.filter_file : "filter file",
-                              d.filter_text, src->filter_dialect, &f, &err)) {
-                rc = cli_fail(cmd, &err);
+        if ((rc = cli_integration_open(cmd, g, name, &it)))
                 goto out;
-        }
-        zetl_log_set_integration(d.name);
-        zetl_catalog_path(&cat, d.name, idir, sizeof(idir));
-        scfg = (struct zetl_conn_cfg){ d.name, d.source, idir, f, d.opts, d.nopts, once };
-        kcfg = scfg;
-        kcfg.uri = d.target;
-        ctx.src = src;
-        ctx.sink = sink;
+        zetl_log_set_integration(it.d.name);
+        cli_conn_cfg(&scfg, &it, it.d.source, once);
+        cli_conn_cfg(&kcfg, &it, it.d.target, once);
+        ctx.src = it.src;
+        ctx.sink = it.sink;
         ctx.src_cfg = &scfg;
         ctx.sink_cfg = &kcfg;
-        ctx.idir = idir;
+        ctx.idir = it.idir;
         ctx.stop = &stop_requested;
         zetl_pipeline_opts_default(&ctx.opts);
         ctx.opts.max_attempts = max_attempts;
@@ -154,7 +141,7 @@ static int run_run(int argc, char **argv, struct cli_globals *g)
         sigaction(SIGINT, &sa, NULL);
         signal(SIGPIPE, SIG_IGN);
 
-        zlog_info("starting (%s -> %s%s)", src->name, sink->name, once ? ", once" : "");
+        zlog_info("starting (%s -> %s%s)", it.src->name, it.sink->name, once ? ", once" : "");
         rc = zetl_pipeline_supervise(&ctx, &err);
         if (rc) {
                 zlog_error("stopped: %s", err.msg);
@@ -164,10 +151,7 @@ static int run_run(int argc, char **argv, struct cli_globals *g)
                                          : "caught up; exiting");
         }
 out:
-        if (lock >= 0)
-                close(lock);
-        zetl_filter_free(f);
-        zetl_definition_free(&d);
+        cli_integration_close(&it);
         return rc;
 }
 
