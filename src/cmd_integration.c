@@ -135,8 +135,16 @@ static json_t *describe_one(const struct zetl_catalog *cat, const struct zetl_de
         bool running = st.pid > 0 && kill(st.pid, 0) == 0;
 
         opts = json_object();
-        for (int i = 0; i < d->nopts; i++)
-                json_object_set_new(opts, d->opts[i].key, redacted(d->opts[i].value));
+        for (int i = 0; i < d->nopts; i++) {
+                /* Redact "key=value" as a whole, so a key like "password"
+                 * hides its value as well as a URI's password does. */
+                char kv[4096], red[4096];
+                size_t klen = strlen(d->opts[i].key);
+                snprintf(kv, sizeof(kv), "%s=%s", d->opts[i].key, d->opts[i].value);
+                zetl_uri_redact(kv, red, sizeof(red));
+                json_object_set_new(opts, d->opts[i].key,
+                                    json_string(strlen(red) > klen ? red + klen + 1 : ""));
+        }
         tables = json_array();
         for (int i = 0; i < st.ntables; i++) {
                 const struct zetl_table_status *t = &st.tables[i];
@@ -571,6 +579,28 @@ static const char modify_usage[] =
         "option). The integration must not be running: stop 'zetl run' first; the\n"
         "change applies when it starts again.\n\n" CLI_GLOBAL_HELP;
 
+/* Save the new definition under the "modifying" state, then restore the state. */
+static int save_modified(struct cli_integration *it, struct zetl_err *err)
+{
+        struct zetl_status st = { 0 };
+        enum zetl_state before;
+        bool found;
+        int rc;
+
+        if ((rc = zetl_status_load(it->idir, &st, &found, err)))
+                return rc;
+        before = st.state;
+        st.state = ZETL_STATE_MODIFYING;
+        if (!(rc = zetl_status_save(it->idir, &st, err))) {
+                rc = zetl_catalog_save(&it->cat, &it->d, err);
+                st.state = before;
+                int rc2 = zetl_status_save(it->idir, &st, rc ? NULL : err);
+                rc = rc ? rc : rc2;
+        }
+        zetl_status_free(&st);
+        return rc;
+}
+
 static int modify_run(int argc, char **argv, struct cli_globals *g)
 {
         const char *cmd = "modify-integration";
@@ -623,7 +653,11 @@ static int modify_run(int argc, char **argv, struct cli_globals *g)
                 goto out;
         }
         /* Validate before anything is written: a bad filter changes nothing. */
-        if (load_filter(d, it.src, &f, &err) || zetl_catalog_save(&it.cat, d, &err)) {
+        if (load_filter(d, it.src, &f, &err)) {
+                rc = cli_fail(cmd, &err);
+                goto out;
+        }
+        if ((rc = save_modified(&it, &err))) {
                 rc = cli_fail(cmd, &err);
                 goto out;
         }

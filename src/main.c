@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "fsutil.h"
 #include "registry.h"
 #include "zetl/log.h"
 
@@ -89,6 +90,8 @@ static void usage(FILE *f)
 int main(int argc, char **argv)
 {
         struct cli_globals g = { 0 };
+
+        zetl_fault_from_env(); /* tests only: see zetl(1), ZETL_FAULT */
 
         if (argc < 2)
                 return cli_usage_error(NULL, "missing command");

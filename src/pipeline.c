@@ -313,8 +313,18 @@ int zetl_pipeline_run(const struct zetl_pipeline_ctx *ctx, struct zetl_err *err)
                 goto out_free;
         if ((rc = zetl_status_load(ctx->idir, &st, &found, err)))
                 goto out_free;
-        if ((rc = open_sides(ctx, spriv, kpriv, err)))
+        if ((rc = open_sides(ctx, spriv, kpriv, err))) {
+                /* Record why, so describe-integrations shows it. */
+                struct zetl_err serr;
+                free(st.last_error);
+                st.last_error = strdup(err->msg);
+                if (err->cls != ZETL_ERRC_TRANSIENT)
+                        st.state = ZETL_STATE_FAILED;
+                st.pid = 0;
+                if (zetl_status_save(ctx->idir, &st, &serr))
+                        zlog_warn("could not write status: %s", serr.msg);
                 goto out_status;
+        }
 
         ss.resume.pos = ks.ck.committed;
         ss.resume.snapshot_done = ks.ck.snapshot_done;

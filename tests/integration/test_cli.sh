@@ -69,7 +69,7 @@ printf '' >"$work/empty.jsonl"
 secret='s3cr3t-p@ss'
 "$zetl" create-integration --integration-name demo-1 --source "jsonl:$work/empty.jsonl" \
         --target "jsonl:$work/out.jsonl" --description "first" \
-        --option "peer=opensearch://admin:$secret@127.0.0.1:9200" \
+        --option "peer=opensearch://admin:$secret@127.0.0.1:9200" --option "api_token=$secret" \
         --data-filter 'include: shop.public.*' >"$work/create.json" 2>"$work/create.err"
 check "create-integration exits 0" test $? -eq 0
 check "create prints the integration" jq -e '.IntegrationName == "demo-1" and .Status == "creating"' "$work/create.json"
@@ -81,6 +81,11 @@ check "describe lists it with its filter" \
 check "describe shows the password as ***" \
         jq -e '.Integrations[] | select(.IntegrationName == "demo-1") | .Options.peer == "opensearch://admin:***@127.0.0.1:9200"' "$work/describe.json"
 "$zetl" describe-integrations --output table --log-level debug >"$work/table.txt" 2>&1
+check "describe hides a secret-named option" \
+        jq -e '.Integrations[] | select(.IntegrationName == "demo-1") | .Options.api_token == "***"' "$work/describe.json"
+"$zetl" modify-integration --integration-identifier demo-1 --description first >/dev/null 2>&1
+check "modify restores the state it found" \
+        jq -e '.state == "creating"' "$ZETL_STATE_DIR/demo-1/status.json"
 check "table output has the name and state" grep -q '^demo-1 *creating' "$work/table.txt"
 check "the password is in no output" bash -c "! grep -rqF '$secret' '$work/create.json' '$work/create.err' '$work/describe.json' '$work/table.txt'"
 check "state dir is 0700" test "$(stat -c %a "$ZETL_STATE_DIR")" = 700
@@ -152,6 +157,14 @@ check "the target ends with a commit line" bash -c "tail -n 1 '$work/chaos.jsonl
 "$zetl" describe-integrations --integration-identifier chaos >"$work/chaos.json" 2>/dev/null
 check "describe: active, rows counted, snapshot done" \
         jq -e '.Integrations[0] | .Status == "active" and .SnapshotDone and .Running == false' "$work/chaos.json"
+
+# ---- an error while opening is recorded for describe ----------------------
+"$zetl" create-integration --integration-name broken --source "jsonl:$work/missing.jsonl" \
+        --target null: >/dev/null 2>&1
+"$zetl" run broken --once --max-attempts 1 >/dev/null 2>&1
+check "run of a missing source file fails with exit 1" test $? -eq 1
+check "describe shows the opening error" \
+        bash -c "'$zetl' describe-integrations --integration-identifier broken | jq -e '.Integrations[0].LastError | test(\"missing.jsonl\")' >/dev/null"
 
 # ---- one runner at a time; SIGTERM ------------------------------------
 mkfifo "$work/hold" 2>/dev/null
