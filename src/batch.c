@@ -78,38 +78,74 @@ static size_t values_bytes(enum zetl_type t, uint32_t rows)
         return 0;
 }
 
-/* Grow every per-row buffer to hold new_cap rows. */
+/* realloc that zeroes the new part, without accounting. */
+static int resize(void **p, size_t old_sz, size_t new_sz)
+{
+        void *n = realloc(*p, new_sz);
+
+        if (!n)
+                return ZETL_ENOMEM;
+        if (new_sz > old_sz)
+                memset((uint8_t *)n + old_sz, 0, new_sz - old_sz);
+        *p = n;
+        return 0;
+}
+
+/* Bytes of every per-row buffer for cap rows. */
+static size_t row_bytes(const struct zetl_batch *b, uint32_t cap)
+{
+        size_t n = cap + (size_t)cap * sizeof(uint64_t);
+
+        if (b->old_key)
+                n += (size_t)cap * sizeof(int32_t);
+        for (int c = 0; c < b->schema->ncols; c++) {
+                enum zetl_type t = b->schema->cols[c].type;
+                n += bitmap_bytes(cap) * (b->cols[c].unchanged ? 2 : 1);
+                if (zetl_type_storage(t) == ZETL_ST_VAR)
+                        n += cap ? ((size_t)cap + 1) * sizeof(int32_t) : 0;
+                else
+                        n += values_bytes(t, cap);
+        }
+        return n;
+}
+
+/* Grow every per-row buffer to hold new_cap rows. The ceiling is checked for
+ * the whole growth first, so a refusal changes nothing; b->bytes only counts
+ * a growth that completed. */
 static int grow_rows(struct zetl_batch *b, uint32_t new_cap, struct zetl_err *e)
 {
         uint32_t old = b->cap;
-        int rc;
+        size_t delta = row_bytes(b, new_cap) - row_bytes(b, old);
+        int rc = 0;
 
-        if ((rc = grow(b, (void **)&b->ops, old, new_cap, e)) ||
-            (rc = grow(b, (void **)&b->pos, old * sizeof(uint64_t), new_cap * sizeof(uint64_t), e)))
-                return rc;
-        if (b->old_key && (rc = grow(b, (void **)&b->old_key, old * sizeof(int32_t),
-                                     new_cap * sizeof(int32_t), e)))
-                return rc;
-        for (int c = 0; c < b->schema->ncols; c++) {
+        if (b->bytes + delta > b->max_bytes)
+                return zetl_err_set(e, ZETL_ELIMIT, ZETL_ERRC_FATAL,
+                                    "batch of %s would exceed its ceiling of %zu bytes",
+                                    b->schema->id.table, b->max_bytes);
+        rc |= resize((void **)&b->ops, old, new_cap);
+        rc |= resize((void **)&b->pos, old * sizeof(uint64_t), new_cap * sizeof(uint64_t));
+        if (b->old_key)
+                rc |= resize((void **)&b->old_key, old * sizeof(int32_t),
+                             new_cap * sizeof(int32_t));
+        for (int c = 0; c < b->schema->ncols && rc == 0; c++) {
                 struct zetl_vec *v = &b->cols[c];
                 enum zetl_type t = b->schema->cols[c].type;
 
-                if ((rc = grow(b, (void **)&v->validity, bitmap_bytes(old), bitmap_bytes(new_cap),
-                               e)))
-                        return rc;
-                if (v->unchanged && (rc = grow(b, (void **)&v->unchanged, bitmap_bytes(old),
-                                               bitmap_bytes(new_cap), e)))
-                        return rc;
-                if (zetl_type_storage(t) == ZETL_ST_VAR) {
-                        size_t osz = old ? (old + 1) * sizeof(int32_t) : 0;
-                        if ((rc = grow(b, (void **)&v->offsets, osz,
-                                       (new_cap + 1) * sizeof(int32_t), e)))
-                                return rc;
-                } else if ((rc = grow(b, (void **)&v->values, values_bytes(t, old),
-                                      values_bytes(t, new_cap), e))) {
-                        return rc;
-                }
+                rc |= resize((void **)&v->validity, bitmap_bytes(old), bitmap_bytes(new_cap));
+                if (v->unchanged)
+                        rc |= resize((void **)&v->unchanged, bitmap_bytes(old),
+                                     bitmap_bytes(new_cap));
+                if (zetl_type_storage(t) == ZETL_ST_VAR)
+                        rc |= resize((void **)&v->offsets, old ? (old + 1) * sizeof(int32_t) : 0,
+                                     (new_cap + 1) * sizeof(int32_t));
+                else
+                        rc |= resize((void **)&v->values, values_bytes(t, old),
+                                     values_bytes(t, new_cap));
         }
+        if (rc)
+                return zetl_err_set(e, ZETL_ENOMEM, ZETL_ERRC_FATAL,
+                                    "out of memory growing a batch to %u rows", new_cap);
+        b->bytes += delta;
         b->cap = new_cap;
         return 0;
 }
@@ -323,16 +359,17 @@ uint8_t *zetl_batch_var_reserve(struct zetl_batch *b, int col, size_t len, struc
                              b->schema->cols[col].name);
                 return NULL;
         }
-        /* A second set of the same cell replaces the first. */
-        v->data_len = start;
-        if (start + len > v->data_cap) {
+        if (start + len > v->data_cap || !v->data) {
                 size_t ncap = v->data_cap ? v->data_cap : INITIAL_DATA;
                 while (ncap < start + len)
                         ncap *= 2;
+                /* On refusal the cell keeps what it had: nothing moved yet. */
                 if (grow(b, (void **)&v->data, v->data_cap, ncap, e))
                         return NULL;
                 v->data_cap = ncap;
         }
+        /* A second set of the same cell replaces the first. */
+        v->data_len = start;
         return v->data + start;
 }
 

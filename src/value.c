@@ -74,8 +74,14 @@ int zetl_format_time(int64_t usec, char *buf)
 
 int zetl_format_timestamp(int64_t usec, bool utc, char *buf)
 {
-        int64_t days = floor_div(usec, 86400000000LL);
-        int64_t rest = usec - days * 86400000000LL;
+        /* Split without multiplying back, so INT64_MIN cannot overflow. */
+        int64_t days = usec / 86400000000LL;
+        int64_t rest = usec % 86400000000LL;
+
+        if (rest < 0) {
+                days--;
+                rest += 86400000000LL;
+        }
         int n = format_ymd(days, buf);
 
         buf[n++] = 'T';
@@ -217,7 +223,13 @@ int zetl_parse_timestamp(const char *s, size_t len, int64_t *out)
         }
         if (p != end)
                 return -1;
-        *out = days * 86400000000LL + usec;
+        /* Refuse what an int64 of microseconds cannot hold (the sum is taken
+         * in 128 bits: days * 86400e6 alone may pass INT64_MIN while the
+         * timestamp itself fits). */
+        __int128 total = (__int128)days * 86400000000LL + usec;
+        if (total < INT64_MIN || total > INT64_MAX)
+                return -1;
+        *out = (int64_t)total;
         return 0;
 }
 

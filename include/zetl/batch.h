@@ -7,8 +7,8 @@
  *
  * Per column, on top of Arrow: an "unchanged" bitmap (1 = the source did not
  * send this value, e.g. an unchanged TOASTed value; the sink must keep what the
- * target has and never write NULL). It is NULL while no row of the column has
- * an unchanged value.
+ * target has and never write NULL). It stays NULL until a row of the column
+ * has an unchanged value (then unchanged_count tells whether any row does).
  *
  * Per row: the operation, the 64-bit source position (orders the changes of a
  * row), and for updates that change the primary key, the old key: row r's old
@@ -46,7 +46,7 @@ int zetl_op_parse(const char *name, enum zetl_op *out);
 
 struct zetl_vec {
         uint8_t *validity;  /* bit r = 1: value present */
-        uint8_t *unchanged; /* bit r = 1: value not sent; NULL when none */
+        uint8_t *unchanged; /* bit r = 1: value not sent; NULL until first used */
         uint8_t *values;    /* fixed-width values, or bits for bool */
         int32_t *offsets;   /* var-length: nrows + 1 offsets into data */
         uint8_t *data;      /* var-length bytes */
@@ -107,8 +107,9 @@ int zetl_batch_set_var(struct zetl_batch *b, int col, const void *p, size_t len,
  * zetl_batch_var_commit then fixes its final length (<= len). */
 uint8_t *zetl_batch_var_reserve(struct zetl_batch *b, int col, size_t len, struct zetl_err *e);
 void zetl_batch_var_commit(struct zetl_batch *b, int col, size_t len);
-/* Attach the old key of a key-changing update to the row being built: returns
- * the row of b->old to fill with the setters above (on b->old). */
+/* Attach the old key of a key-changing update to the row being built: begins
+ * a row of b->old, to fill with the setters above called on b->old (key
+ * columns only); it ends with the row of b. Returns 0 or an error. */
 int zetl_batch_old_key_begin(struct zetl_batch *b, struct zetl_err *e);
 
 /* Readers. */
