@@ -149,6 +149,7 @@ static int push_commit(struct zetl_emitter *em, const struct zetl_position *pos,
         it->pos = *pos;
         em->flushed = *pos;
         em->last_flush_ms = zetl_now_ms();
+        atomic_store(&em->batch_rows, 0);
         return push(em, it, err);
 }
 
@@ -247,6 +248,24 @@ int zetl_emit_row(struct zetl_emitter *em, const struct zetl_schema *s, enum zet
         return 0;
 }
 
+int zetl_emit_batch(struct zetl_emitter *em, struct zetl_batch *b, struct zetl_err *err)
+{
+        struct zetl_item *it;
+
+        if (b->nrows == 0) {
+                zetl_batch_free(b);
+                return 0;
+        }
+        if (!(it = item_new(ZETL_IT_BATCH, err))) {
+                zetl_batch_free(b);
+                return err->code;
+        }
+        it->batch = b;
+        it->bytes = b->bytes;
+        atomic_fetch_add(&em->batch_rows, b->nrows);
+        return push(em, it, err);
+}
+
 int zetl_emit_truncate(struct zetl_emitter *em, const struct zetl_schema *s, uint64_t pos,
                        struct zetl_err *err)
 {
@@ -283,6 +302,10 @@ static bool flush_due(struct zetl_emitter *em)
         now = zetl_now_ms();
         if (em->pending_rows > 0)
                 return now - em->first_pending_ms >= o->flush_ms;
+        /* Whole batches handed on by snapshot workers: commit them now and then
+         * so the sink can make them durable (at an unset position). */
+        if (atomic_load(&em->batch_rows) > 0)
+                return now - em->last_flush_ms >= o->flush_ms;
         /* Nothing pending, but the position moved (filtered or empty
          * transactions): commit it now and then so the source can release WAL. */
         return em->last_commit.order != em->flushed.order && now - em->last_flush_ms >= o->flush_ms;

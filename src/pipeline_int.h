@@ -36,6 +36,9 @@ struct zetl_emitter {
         struct zetl_position flushed;     /* last commit handed to the sink */
         long long last_flush_ms;
 
+        /* Rows handed on by zetl_emit_batch (any thread) since the last commit. */
+        atomic_size_t batch_rows;
+
         /* Shared with the sink thread. */
         pthread_mutex_t mu;
         struct zetl_position acked;      /* committed and checkpointed: may be acknowledged */

@@ -33,6 +33,11 @@ bool zetl_emit_wants(struct zetl_emitter *em, const struct zetl_table_id *id);
  * before the next call. */
 int zetl_emit_row(struct zetl_emitter *em, const struct zetl_schema *s, enum zetl_op op,
                   uint64_t pos, struct zetl_batch **b, struct zetl_err *err);
+/* Hand on a whole batch the source built itself (schema announced with
+ * zetl_emit_schema; the core takes ownership, also on error). Unlike the
+ * calls above this one is thread-safe: the workers of an initial sync call it
+ * concurrently, each with batches of its own. May block (back-pressure). */
+int zetl_emit_batch(struct zetl_emitter *em, struct zetl_batch *b, struct zetl_err *err);
 int zetl_emit_truncate(struct zetl_emitter *em, const struct zetl_schema *s, uint64_t pos,
                        struct zetl_err *err);
 /* End of a source transaction: every change before is consistent at pos. */

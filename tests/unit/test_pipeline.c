@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -182,6 +183,75 @@ static const struct zetl_source_ops fake_source = {
         .teardown = fs_nop,
         .open = fs_nop,
         .run = fs_run,
+        .close = fs_close,
+};
+
+/* ---- a source whose initial sync runs in two worker threads that hand
+ * whole batches on with zetl_emit_batch, as snapshot workers do. */
+
+struct worker_arg {
+        struct zetl_emitter *em;
+        const struct zetl_schema *s;
+        int first;
+        int rc;
+};
+
+static void *snapshot_worker(void *p)
+{
+        struct worker_arg *w = p;
+        struct zetl_err err;
+
+        for (int k = 0; k < 10 && w->rc == 0; k++) {
+                struct zetl_batch *b = zetl_batch_new(w->s, 0);
+                for (int i = 0; i < 100; i++) {
+                        int64_t id = w->first + k * 100 + i;
+                        zetl_batch_row_begin(b, ZETL_OP_SNAPSHOT, 0, NULL);
+                        zetl_batch_set_i64(b, 0, id);
+                        zetl_batch_set_null(b, 1);
+                        zetl_batch_row_end(b);
+                }
+                w->rc = zetl_emit_batch(w->em, b, &err);
+        }
+        return NULL;
+}
+
+static int ws_run(void *priv, struct zetl_emitter *em, const struct zetl_resume *r,
+                  struct zetl_err *err)
+{
+        struct zetl_schema *t1 = make_schema("t1", 2, 1);
+        struct worker_arg w[2] = { { em, t1, 0, 0 }, { em, t1, 1000000, 0 } };
+        pthread_t th[2];
+        struct zetl_position p = { 0 };
+        int rc;
+
+        (void)priv;
+        (void)r;
+        if ((rc = zetl_emit_schema(em, t1, err)) || (rc = zetl_emit_snapshot_table(em, t1, err)))
+                goto out;
+        for (int i = 0; i < 2; i++)
+                pthread_create(&th[i], NULL, snapshot_worker, &w[i]);
+        for (int i = 0; i < 2; i++)
+                pthread_join(th[i], NULL);
+        if (w[0].rc || w[1].rc) {
+                rc = zetl_err_set(err, ZETL_EIO, ZETL_ERRC_FATAL, "worker failed");
+                goto out;
+        }
+        zetl_pos_set(&p, 5000, "after-snapshot");
+        rc = zetl_emit_snapshot_done(em, &p, err);
+out:
+        zetl_schema_unref(t1);
+        return rc;
+}
+
+static const struct zetl_source_ops worker_source = {
+        .name = "fake-workers",
+        .schemes = fake_schemes,
+        .priv_size = sizeof(struct fake_src),
+        .parse = fs_parse,
+        .setup = fs_nop,
+        .teardown = fs_nop,
+        .open = fs_nop,
+        .run = ws_run,
         .close = fs_close,
 };
 
@@ -514,6 +584,27 @@ static void test_restart_resumes_from_target_position(void **state)
         assert_exactly_once(15);
 }
 
+static void test_snapshot_workers_hand_on_batches(void **state)
+{
+        struct zetl_err err = { 0 };
+        struct zetl_checkpoint ck;
+        bool found;
+        int64_t sum = 0, want = 0;
+
+        (void)state;
+        ctx.src = &worker_source;
+        assert_int_equal(zetl_pipeline_supervise(&ctx, &err), 0);
+        assert_int_equal(W.ndurable, 2000);
+        for (int i = 0; i < W.ndurable; i++)
+                sum += W.durable[i];
+        for (int i = 0; i < 1000; i++)
+                want += i + (1000000 + i);
+        assert_int_equal(sum, want);
+        assert_int_equal(zetl_checkpoint_load(idir, &ck, &found, NULL), 0);
+        assert_true(ck.snapshot_done);
+        assert_int_equal(ck.committed.order, 5000);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -527,6 +618,8 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_stop_request_ends_after_last_commit, setup,
                                                 teardown),
                 cmocka_unit_test_setup_teardown(test_schema_change_reaches_sink_with_diff, setup,
+                                                teardown),
+                cmocka_unit_test_setup_teardown(test_snapshot_workers_hand_on_batches, setup,
                                                 teardown),
                 cmocka_unit_test_setup_teardown(test_restart_resumes_from_target_position, setup,
                                                 teardown),
