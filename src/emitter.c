@@ -25,9 +25,11 @@ long long zetl_now_ms(void)
 
 int zetl_emitter_init(struct zetl_emitter *em, const struct zetl_pipeline_ctx *ctx,
                       struct zetl_queue *q, atomic_bool *stopping,
-                      const struct zetl_position *acked)
+                      const struct zetl_position *acked, struct zetl_schema_set *known)
 {
         memset(em, 0, sizeof(*em));
+        em->known = *known;
+        memset(known, 0, sizeof(*known));
         em->ctx = ctx;
         em->q = q;
         em->stopping = stopping;
@@ -49,6 +51,7 @@ void zetl_emitter_destroy(struct zetl_emitter *em)
                         zetl_schema_unref(em->tables[i].cur);
         }
         free(em->tables);
+        zetl_schema_set_free(&em->known);
         pthread_mutex_destroy(&em->mu);
         memset(em, 0, sizeof(*em));
 }
@@ -156,6 +159,8 @@ static int push_commit(struct zetl_emitter *em, const struct zetl_position *pos,
 int zetl_emit_schema(struct zetl_emitter *em, const struct zetl_schema *s, struct zetl_err *err)
 {
         struct em_table *t = find_table(em, &s->id);
+        const struct zetl_schema *base;
+        struct zetl_schema *ms = (struct zetl_schema *)s; /* the core numbers versions */
         struct zetl_item *it;
         int rc;
 
@@ -168,10 +173,17 @@ int zetl_emit_schema(struct zetl_emitter *em, const struct zetl_schema *s, struc
                 return rc;
         zetl_batch_free(t->discard);
         t->discard = NULL;
-        if (t->cur && zetl_schema_same_shape(t->cur, s)) {
-                zetl_schema_unref(t->cur);
-                t->cur = zetl_schema_ref(s);
-                return 0;
+        /* Against this run's shape, else the one the target was last given. */
+        base = t->cur ? t->cur : zetl_schema_set_find(&em->known, &s->id);
+        if (base && zetl_schema_same_shape(base, s)) {
+                ms->version = base->version;
+                if (t->cur) {
+                        zetl_schema_unref(t->cur);
+                        t->cur = zetl_schema_ref(s);
+                        return 0;
+                }
+        } else {
+                ms->version = base ? base->version + 1 : 1;
         }
         if (t->excluded) {
                 if (t->cur)
@@ -181,12 +193,14 @@ int zetl_emit_schema(struct zetl_emitter *em, const struct zetl_schema *s, struc
         }
         if (!(it = item_new(ZETL_IT_SCHEMA, err)))
                 return err->code;
-        if (t->cur && (rc = zetl_schema_diff(t->cur, s, &it->diff, err))) {
+        if (base && (rc = zetl_schema_diff(base, s, &it->diff, err))) {
                 zetl_item_free(it);
                 return rc;
         }
-        it->old = t->cur; /* the item takes over our reference */
+        it->old = base ? zetl_schema_ref(base) : NULL;
         it->schema = zetl_schema_ref(s);
+        if (t->cur)
+                zetl_schema_unref(t->cur);
         t->cur = zetl_schema_ref(s);
         return push(em, it, err);
 }

@@ -12,6 +12,7 @@
 
 #include "catalog.h"
 #include "pipeline_int.h"
+#include "schema_store.h"
 #include "zetl/log.h"
 
 void zetl_pipeline_opts_default(struct zetl_pipeline_opts *o)
@@ -37,7 +38,8 @@ struct sink_state {
         struct zetl_checkpoint ck;
         struct zetl_status *st;
         long long last_status_ms;
-        bool snapshot_pending_done; /* SNAPSHOT_DONE seen, its commit not yet */
+        bool snapshot_pending_done;     /* SNAPSHOT_DONE seen, its commit not yet */
+        struct zetl_schema_set applied; /* shapes given to the sink, saved at commit */
         int rc;
         struct zetl_err err;
 };
@@ -122,6 +124,8 @@ static int do_commit(struct sink_state *s, const struct zetl_position *pos)
                 return rc;
         if (zetl_pos_is_set(pos))
                 s->ck.committed = *pos;
+        if ((rc = zetl_schema_set_save(s->ctx->idir, &s->applied, &s->err)))
+                return rc;
         if (s->snapshot_pending_done) {
                 s->ck.snapshot_done = true;
                 s->snapshot_pending_done = false;
@@ -169,6 +173,8 @@ static int apply(struct sink_state *s, struct zetl_item *it)
                                 ts->state = ZETL_TABLE_ACTIVE;
                 }
                 rc = ops->schema(s->priv, it->old, sch, it->old ? &it->diff : NULL, &s->err);
+                if (rc == 0 && zetl_schema_set_put(&s->applied, sch))
+                        rc = zetl_err_set(&s->err, ZETL_ENOMEM, ZETL_ERRC_FATAL, "out of memory");
                 break;
         case ZETL_IT_BATCH:
                 rc = ops->write(s->priv, it->batch, &s->err);
@@ -298,6 +304,7 @@ int zetl_pipeline_run(const struct zetl_pipeline_ctx *ctx, struct zetl_err *err)
         struct zetl_queue q;
         struct zetl_emitter em;
         struct zetl_status st = { 0 };
+        struct zetl_schema_set known = { 0 };
         struct sink_state ks = { 0 };
         struct source_state ss = { 0 };
         atomic_bool stopping = false;
@@ -313,6 +320,9 @@ int zetl_pipeline_run(const struct zetl_pipeline_ctx *ctx, struct zetl_err *err)
                 goto out_free;
         if ((rc = zetl_status_load(ctx->idir, &st, &found, err)))
                 goto out_free;
+        if ((rc = zetl_schema_set_load(ctx->idir, &known, err)) ||
+            (rc = zetl_schema_set_load(ctx->idir, &ks.applied, err)))
+                goto out_status;
         if ((rc = open_sides(ctx, spriv, kpriv, err))) {
                 /* Record why, so describe-integrations shows it. */
                 struct zetl_err serr;
@@ -348,7 +358,7 @@ int zetl_pipeline_run(const struct zetl_pipeline_ctx *ctx, struct zetl_err *err)
                 zetl_err_set(err, rc, ZETL_ERRC_FATAL, "cannot create the queue");
                 goto out_close;
         }
-        if ((rc = zetl_emitter_init(&em, ctx, &q, &stopping, &ks.ck.committed))) {
+        if ((rc = zetl_emitter_init(&em, ctx, &q, &stopping, &ks.ck.committed, &known))) {
                 zetl_err_set(err, rc, ZETL_ERRC_FATAL, "cannot create the emitter");
                 goto out_queue;
         }
@@ -395,6 +405,8 @@ out_close:
         ctx->sink->close(kpriv);
 out_status:
         zetl_status_free(&st);
+        zetl_schema_set_free(&known);
+        zetl_schema_set_free(&ks.applied);
 out_free:
         free(spriv);
         free(kpriv);

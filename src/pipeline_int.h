@@ -7,6 +7,7 @@
 
 #include "pipeline.h"
 #include "queue.h"
+#include "schema_store.h"
 #include "zetl/emit.h"
 
 struct em_table {
@@ -26,7 +27,8 @@ struct zetl_emitter {
 
         struct em_table *tables;
         int ntables, cap;
-        struct em_table *last; /* fast path for consecutive rows of one table */
+        struct em_table *last;        /* fast path for consecutive rows of one table */
+        struct zetl_schema_set known; /* shapes the target had when the run began */
 
         size_t pending_rows; /* rows emitted since the last flush */
         size_t pending_bytes;
@@ -46,9 +48,10 @@ struct zetl_emitter {
         struct zetl_position server_end; /* last keepalive position (for lag in bytes) */
 };
 
+/* known: the shapes the target has (taken over by the emitter). */
 int zetl_emitter_init(struct zetl_emitter *em, const struct zetl_pipeline_ctx *ctx,
                       struct zetl_queue *q, atomic_bool *stopping,
-                      const struct zetl_position *acked);
+                      const struct zetl_position *acked, struct zetl_schema_set *known);
 /* After the source returned: hand on what is complete (a final commit when the
  * source is between transactions) and push END. */
 int zetl_emitter_finish(struct zetl_emitter *em, bool commit, struct zetl_err *err);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "jsonl.h"
+#include "zetl/schema_json.h"
 #include "zetl/value.h"
 
 static json_t *float_json(double d)
@@ -210,99 +211,26 @@ int jsonl_set_value(struct zetl_batch *b, int col, json_t *v, struct zetl_err *e
 
 json_t *jsonl_table(const struct zetl_table_id *id)
 {
-        return json_pack("[sss]", id->db, id->schema, id->table);
+        return zetl_table_id_to_json(id);
 }
 
 int jsonl_parse_table(json_t *v, struct zetl_table_id *id, struct zetl_err *err)
 {
-        const char *db, *sch, *t;
-
-        if (json_unpack(v, "[sss]", &db, &sch, &t) || zetl_table_id_set(id, db, sch, t))
-                return zetl_err_set(err, ZETL_EINVAL, ZETL_ERRC_FATAL,
-                                    "\"table\" must be [db, schema, table]");
-        return 0;
+        return zetl_table_id_from_json(v, id, err);
 }
 
 json_t *jsonl_schema(const struct zetl_schema *s, const struct zetl_schema_diff *d)
 {
-        json_t *cols = json_array();
-        json_t *o;
+        json_t *o = zetl_schema_to_json(s, d);
 
-        for (int i = 0; i < s->ncols; i++) {
-                const struct zetl_column *c = &s->cols[i];
-                json_array_append_new(cols, json_pack("{s:s,s:s,s:i,s:i,s:b,s:i,s:s?,s:I}", "name",
-                                                      c->name, "type", zetl_type_name(c->type),
-                                                      "precision", c->precision, "scale", c->scale,
-                                                      "nullable", c->nullable, "key", c->key_pos,
-                                                      "source_type", c->source_type, "source_id",
-                                                      (json_int_t)c->source_id));
-        }
-        o = json_pack("{s:s,s:o,s:I,s:o}", "type", "schema", "table", jsonl_table(&s->id),
-                      "version", (json_int_t)s->version, "columns", cols);
-        if (o && d) {
-                json_t *chg = json_array();
-                for (int i = 0; i < d->n; i++)
-                        json_array_append_new(chg,
-                                              json_pack("{s:s,s:b,s:s}", "kind",
-                                                        zetl_change_kind_name(d->changes[i].kind),
-                                                        "compatible", d->changes[i].compatible,
-                                                        "detail", d->changes[i].detail));
-                json_object_set_new(o, "changes", chg);
-        }
+        if (o)
+                json_object_set_new(o, "type", json_string("schema"));
         return o;
 }
 
 int jsonl_parse_schema(json_t *line, struct zetl_schema **out, struct zetl_err *err)
 {
-        struct zetl_table_id id;
-        json_t *cols, *c;
-        json_int_t version = 1;
-        struct zetl_schema *s;
-        size_t i;
-        int rc;
-
-        if ((rc = jsonl_parse_table(json_object_get(line, "table"), &id, err)))
-                return rc;
-        cols = json_object_get(line, "columns");
-        if (!json_is_array(cols))
-                return zetl_err_set(err, ZETL_EINVAL, ZETL_ERRC_FATAL,
-                                    "schema line without \"columns\"");
-        json_unpack(line, "{s?I}", "version", &version);
-        if (!(s = zetl_schema_new(&id, (int)json_array_size(cols))))
-                return zetl_err_set(err, ZETL_ENOMEM, ZETL_ERRC_FATAL, "out of memory");
-        s->version = (uint32_t)version;
-        json_array_foreach(cols, i, c)
-        {
-                struct zetl_column col = { .precision = 0, .scale = 0, .nullable = true };
-                const char *name = NULL, *type = NULL, *stype = NULL;
-                int prec = 0, scale = 0, nullable = 1, key = 0;
-                json_int_t sid = 0;
-                if (json_unpack(c, "{s:s,s:s,s?i,s?i,s?b,s?i,s?s,s?I}", "name", &name, "type",
-                                &type, "precision", &prec, "scale", &scale, "nullable", &nullable,
-                                "key", &key, "source_type", &stype, "source_id", &sid) ||
-                    zetl_type_parse(type, &col.type)) {
-                        zetl_schema_unref(s);
-                        return zetl_err_set(err, ZETL_EINVAL, ZETL_ERRC_FATAL,
-                                            "column %zu of the schema is malformed", i + 1);
-                }
-                col.name = (char *)name;
-                col.precision = prec;
-                col.scale = scale;
-                col.nullable = nullable;
-                col.key_pos = key;
-                col.source_type = (char *)stype;
-                col.source_id = (uint32_t)sid;
-                if (zetl_schema_set_col(s, (int)i, &col)) {
-                        zetl_schema_unref(s);
-                        return zetl_err_set(err, ZETL_ENOMEM, ZETL_ERRC_FATAL, "out of memory");
-                }
-        }
-        if ((rc = zetl_schema_finish(s, err))) {
-                zetl_schema_unref(s);
-                return rc;
-        }
-        *out = s;
-        return 0;
+        return zetl_schema_from_json(line, out, err);
 }
 
 json_t *jsonl_pos(uint64_t pos)

@@ -23,8 +23,10 @@
 
 struct zetl_emitter;
 
-/* A table's shape, first or changed (the core diffs it against the previous
- * version). The core takes its own reference. Returns 0 or an error. */
+/* A table's shape, first or changed: the core diffs it against the previous
+ * version (of this run, or the last one the target was given in an earlier
+ * run) and numbers it: it sets s->version, whatever the source put there.
+ * The core takes its own reference. Returns 0 or an error. */
 int zetl_emit_schema(struct zetl_emitter *em, const struct zetl_schema *s, struct zetl_err *err);
 /* True when the table is selected by the integration's table filter. */
 bool zetl_emit_wants(struct zetl_emitter *em, const struct zetl_table_id *id);

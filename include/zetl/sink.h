@@ -3,7 +3,11 @@
  * listed once in src/registry.c.
  *
  * The core calls, on the sink thread and in source order:
- *   schema(old, new, diff)  a table appears (old NULL) or changes shape;
+ *   schema(old, new, diff)  a table appears (old NULL), or is met again by a new
+ *                           run (old is the last shape the target was given,
+ *                           possibly in an earlier run; diff may be empty), or
+ *                           changes shape; apply changes idempotently: after a
+ *                           crash the same change may come again;
  *   write(batch)            rows to apply; not yet durable;
  *   truncate(schema, pos)   remove every row of the table;
  *   commit(pos)             make everything before durable, together with pos,

@@ -51,6 +51,8 @@ struct fake_world {
         bool ck_behind;
         int schema_calls;
         int adds_seen;
+        int schema_with_old; /* schema() calls that named an earlier shape */
+        uint32_t last_version;
         int opens;
         int max_in_flight_ok;
 };
@@ -281,9 +283,10 @@ static int fk_schema(void *p, const struct zetl_schema *old, const struct zetl_s
                      const struct zetl_schema_diff *d, struct zetl_err *e)
 {
         (void)p;
-        (void)new;
         (void)e;
         W.schema_calls++;
+        W.schema_with_old += old != NULL;
+        W.last_version = new->version;
         if (old && d)
                 for (int i = 0; i < d->n; i++)
                         if (d->changes[i].kind == ZETL_CHG_ADD)
@@ -605,6 +608,26 @@ static void test_snapshot_workers_hand_on_batches(void **state)
         assert_int_equal(ck.committed.order, 5000);
 }
 
+static void test_schema_versions_continue_across_runs(void **state)
+{
+        struct zetl_err err = { 0 };
+
+        (void)state;
+        W.ntxn = 2;
+        W.rows_per_txn = 2;
+        assert_int_equal(zetl_pipeline_supervise(&ctx, &err), 0);
+        assert_int_equal(W.schema_with_old, 0); /* first run: new tables */
+        /* Second run: t1 gains a column at once; the target had version 1. */
+        W.ntxn = 4;
+        W.schema_change_at = 3;
+        W.schema_calls = W.adds_seen = 0;
+        assert_int_equal(zetl_pipeline_supervise(&ctx, &err), 0);
+        assert_true(W.schema_with_old >= 2); /* both tables known from the first run */
+        assert_int_equal(W.adds_seen, 1);
+        assert_int_equal(W.last_version, 2);
+        assert_exactly_once(4);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -618,6 +641,8 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_stop_request_ends_after_last_commit, setup,
                                                 teardown),
                 cmocka_unit_test_setup_teardown(test_schema_change_reaches_sink_with_diff, setup,
+                                                teardown),
+                cmocka_unit_test_setup_teardown(test_schema_versions_continue_across_runs, setup,
                                                 teardown),
                 cmocka_unit_test_setup_teardown(test_snapshot_workers_hand_on_batches, setup,
                                                 teardown),
