@@ -42,7 +42,7 @@ ITEST_BIN := $(ITEST_SRC:tests/integration/%.c=$(BUILD)/itests/%)
 
 MAN_PAGES := $(wildcard man/*.[1-8])
 
-.PHONY: all check unit asan ubsan install deps demo clean format format-check tests
+.PHONY: all check unit asan ubsan install deps demo bench clean format format-check tests
 
 all: zetl
 
@@ -103,6 +103,10 @@ deps:
 
 demo:
 	scripts/demo.sh
+
+# Throughput against the sources' own limits, measured in the same run.
+bench: zetl
+	scripts/bench.sh
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

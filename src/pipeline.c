@@ -350,6 +350,9 @@ int zetl_pipeline_run(const struct zetl_pipeline_ctx *ctx, struct zetl_err *err)
                 }
         }
         st.state = ss.resume.snapshot_done ? ZETL_STATE_ACTIVE : ZETL_STATE_SYNCING;
+        for (int i = 0; i < st.ntables && ss.resume.snapshot_done; i++)
+                if (st.tables[i].state == ZETL_TABLE_NEEDS_ATTENTION)
+                        st.state = ZETL_STATE_NEEDS_ATTENTION;
         st.pid = (int)getpid();
         free(st.last_error);
         st.last_error = NULL;

@@ -1,0 +1,371 @@
+/*
+ * Streaming: pgoutput (protocol 1) from the slot, decoded straight into
+ * batches. Each transaction's changes go to the emitter as they arrive (a
+ * huge transaction is handed on in bounded batches) and its Commit ends it at
+ * the commit's end LSN, which is what the slot is told is flushed once the
+ * target has it: the standby status update reports as flushed only what
+ * zetl_emit_acked() returns, so WAL is released as soon as it is safe and
+ * never sooner. While the source is idle, keepalives move the position on
+ * (nothing is pending, so everything before the walsender's position is
+ * applied), letting the slot advance past WAL that concerns no selected
+ * table.
+ *
+ * Rows carry their change's LSN as position: the changes of one row are
+ * ordered by it (a second writer waits for the first one's commit).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "pg_source.h"
+#include "pgoutput.h"
+#include "zetl/log.h"
+
+#define STATUS_INTERVAL_MS 1000
+#define ONCE_POLL_MS       250
+
+struct stream {
+        struct pg_src *s;
+        struct zetl_emitter *em;
+        bool in_txn;
+        uint64_t received; /* last WAL position received */
+        uint64_t last_lsn; /* last change LSN, for messages without one */
+        uint64_t position; /* last commit end (or idle keepalive) emitted */
+        uint64_t once_target;
+        uint64_t last_keepalive; /* wal_end of the previous keepalive */
+        int still;               /* keepalives in a row at the same wal_end */
+        long long last_status_ms;
+        struct pg_coldesc cols[PG_MAX_COLS];
+};
+
+static long long now_ms(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int decode_cell(struct pg_rel *rel, struct zetl_batch *b, int c, const struct pgo_col *col,
+                       struct zetl_err *err)
+{
+        switch (col->kind) {
+        case PGO_KIND_NULL:
+                zetl_batch_set_null(b, c);
+                return 0;
+        case PGO_KIND_UNCHANGED:
+                return zetl_batch_set_unchanged(b, c, err);
+        case PGO_KIND_BINARY:
+                return pg_decode_binary(b, c, &rel->dec[c], (const char *)col->data, (int)col->len,
+                                        err);
+        default:
+                return pg_decode_text(b, c, &rel->dec[c], (const char *)col->data, (int)col->len,
+                                      err);
+        }
+}
+
+/* Decode a tuple into the row being built; keys_only for old keys, and
+ * non-key columns of deletes are marked unchanged. */
+static int decode_tuple(struct pg_rel *rel, struct zetl_batch *b, const struct pgo_tuple *t,
+                        bool keys_only, bool rest_unchanged, struct zetl_err *err)
+{
+        const struct zetl_schema *sch = rel->schema;
+        struct pgo_iter it;
+        struct pgo_col col;
+        int c = 0, rc;
+
+        if (t->ncols != sch->ncols)
+                return zetl_err_set(err, ZETL_EPROTO, ZETL_ERRC_FATAL,
+                                    "table %s: a tuple of %u columns for %d", sch->id.table,
+                                    t->ncols, sch->ncols);
+        pgo_tuple_iter(t, &it);
+        while (pgo_tuple_next(&it, &col)) {
+                if (sch->cols[c].key_pos == 0 && (keys_only || rest_unchanged)) {
+                        if (rest_unchanged && (rc = zetl_batch_set_unchanged(b, c, err)))
+                                return rc;
+                } else if ((rc = decode_cell(rel, b, c, &col, err))) {
+                        return zetl_err_prefix(err, "table %s, column %s: ", sch->id.table,
+                                               sch->cols[c].name);
+                }
+                c++;
+        }
+        return 0;
+}
+
+/* True when a key column differs between two full tuples (REPLICA IDENTITY FULL). */
+static bool key_changed(const struct pg_rel *rel, const struct pgo_tuple *a,
+                        const struct pgo_tuple *b)
+{
+        struct pgo_iter ia, ib;
+        struct pgo_col ca, cb;
+        int c = 0;
+
+        pgo_tuple_iter(a, &ia);
+        pgo_tuple_iter(b, &ib);
+        while (pgo_tuple_next(&ia, &ca) && pgo_tuple_next(&ib, &cb)) {
+                if (rel->schema->cols[c].key_pos > 0 &&
+                    (ca.kind != cb.kind || ca.len != cb.len ||
+                     (ca.len && memcmp(ca.data, cb.data, ca.len) != 0)))
+                        return true;
+                c++;
+        }
+        return false;
+}
+
+static int on_relation(struct stream *st, const struct pgo_relation *m, struct zetl_err *err)
+{
+        static struct pg_coldesc cat[PG_MAX_COLS];
+        char nsp[ZETL_NAME_MAX], rel[ZETL_NAME_MAX];
+        struct pgo_iter it;
+        struct pgo_relcol rc2;
+        struct pg_rel *pr;
+        bool cat_key = false;
+        int n = 0, ncat, rc;
+
+        /* The message is the shape of the data that follows (names, types,
+         * replica identity); the catalog adds what it lacks: attnum (to tell
+         * renames), NOT NULL, the type's text and the primary key. It may
+         * already be ahead (a later DDL): columns are matched by name. */
+        if ((rc = pg_describe(st->s, m->relid, nsp, rel, cat, PG_MAX_COLS, &ncat, err)))
+                return rc;
+        for (int i = 0; i < ncat; i++)
+                cat_key |= cat[i].key_pos > 0;
+        pgo_relation_iter(m, &it);
+        while (pgo_relation_next(&it, &rc2) && n < PG_MAX_COLS) {
+                struct pg_coldesc *c = &st->cols[n];
+                memset(c, 0, sizeof(*c));
+                snprintf(c->name, sizeof(c->name), "%s", rc2.name);
+                c->typoid = rc2.type_oid;
+                c->typmod = rc2.typmod;
+                c->key_pos = (rc2.flags & PGO_COL_KEY) ? 1 : 0;
+                for (int i = 0; i < ncat; i++) {
+                        if (strcmp(cat[i].name, c->name) != 0 || cat[i].typoid != c->typoid)
+                                continue;
+                        c->attnum = cat[i].attnum;
+                        c->notnull = cat[i].notnull;
+                        snprintf(c->type_text, sizeof(c->type_text), "%s", cat[i].type_text);
+                        if (cat_key)
+                                c->key_pos = cat[i].key_pos;
+                        break;
+                }
+                n++;
+        }
+        /* Key flags from the message: number them in column order. */
+        if (!cat_key)
+                for (int i = 0, k = 0; i < n; i++)
+                        if (st->cols[i].key_pos)
+                                st->cols[i].key_pos = ++k;
+        return pg_rel_update(st->s, st->em, m->relid, m->nspname[0] ? m->nspname : "pg_catalog",
+                             m->relname, st->cols, n, &pr, err);
+}
+
+static struct pg_rel *rel_for(struct stream *st, uint32_t relid, struct zetl_err *err)
+{
+        struct pg_rel *r = pg_rel_find(st->s, relid);
+
+        if (!r)
+                zetl_err_set(err, ZETL_EPROTO, ZETL_ERRC_FATAL,
+                             "a change for relation %u before its Relation message", relid);
+        return r;
+}
+
+static int on_change(struct stream *st, const struct pgo_msg *m, uint64_t lsn, struct zetl_err *err)
+{
+        uint32_t relid = m->type == PGO_INSERT   ? m->ins.relid
+                         : m->type == PGO_UPDATE ? m->upd.relid
+                                                 : m->del.relid;
+        struct pg_rel *rel = rel_for(st, relid, err);
+        struct zetl_batch *b;
+        int rc;
+
+        if (!rel)
+                return ZETL_EPROTO;
+        if (rel->excluded || rel->no_key || !rel->schema)
+                return 0;
+        if (m->type == PGO_INSERT) {
+                if ((rc = zetl_emit_row(st->em, rel->schema, ZETL_OP_INSERT, lsn, &b, err)))
+                        return rc;
+                rc = decode_tuple(rel, b, &m->ins.newtup, false, false, err);
+        } else if (m->type == PGO_UPDATE) {
+                if ((rc = zetl_emit_row(st->em, rel->schema, ZETL_OP_UPDATE, lsn, &b, err)))
+                        return rc;
+                rc = decode_tuple(rel, b, &m->upd.newtup, false, false, err);
+                bool moved = m->upd.old_kind == 'K' ||
+                             (m->upd.old_kind == 'O' &&
+                              key_changed(rel, &m->upd.oldtup, &m->upd.newtup));
+                if (!rc && moved && !(rc = zetl_batch_old_key_begin(b, err)))
+                        rc = decode_tuple(rel, b->old, &m->upd.oldtup, true, false, err);
+        } else {
+                if ((rc = zetl_emit_row(st->em, rel->schema, ZETL_OP_DELETE, lsn, &b, err)))
+                        return rc;
+                rc = decode_tuple(rel, b, &m->del.oldtup, false, true, err);
+        }
+        if (rc) {
+                zetl_batch_row_abort(b);
+                return rc;
+        }
+        zetl_batch_row_end(b);
+        return 0;
+}
+
+static int emit_position(struct stream *st, uint64_t lsn, int64_t pg_ts, struct zetl_err *err)
+{
+        struct zetl_position p = { 0 };
+        char text[32];
+
+        zetl_lsn_format(lsn, text, sizeof(text));
+        zetl_pos_set(&p, lsn, text);
+        p.time_us = pg_ts ? pg_ts + PGO_EPOCH_UNIX_US : 0;
+        st->position = lsn;
+        return zetl_emit_commit(st->em, &p, err);
+}
+
+static int on_message(struct stream *st, const uint8_t *data, size_t len, uint64_t wal_start,
+                      struct zetl_err *err)
+{
+        struct pgo_msg m;
+        int rc;
+
+        if ((rc = pgo_decode(data, len, false, &m, err)))
+                return rc;
+        if (wal_start)
+                st->last_lsn = wal_start;
+        switch (m.type) {
+        case PGO_BEGIN:
+                st->in_txn = true;
+                return 0;
+        case PGO_COMMIT:
+                st->in_txn = false;
+                return emit_position(st, m.commit.end_lsn, m.commit.commit_ts, err);
+        case PGO_RELATION:
+                return on_relation(st, &m.rel, err);
+        case PGO_INSERT:
+        case PGO_UPDATE:
+        case PGO_DELETE:
+                return on_change(st, &m, st->last_lsn, err);
+        case PGO_TRUNCATE:
+                for (uint32_t i = 0; i < m.trunc.nrels; i++) {
+                        struct pg_rel *rel = pg_rel_find(st->s, pgo_truncate_relid(&m.trunc, i));
+                        if (rel && !rel->excluded && rel->schema &&
+                            (rc = zetl_emit_truncate(st->em, rel->schema, st->last_lsn, err)))
+                                return rc;
+                }
+                return 0;
+        case PGO_TYPE:
+        case PGO_ORIGIN:
+        case PGO_MESSAGE:
+                return 0;
+        default:
+                /* Protocol 1 is requested: stream messages cannot come. */
+                return zetl_err_set(err, ZETL_EPROTO, ZETL_ERRC_FATAL,
+                                    "unexpected %s message on protocol 1", pgo_type_name(m.type));
+        }
+}
+
+static int send_status(struct stream *st, bool request_reply, struct zetl_err *err)
+{
+        struct zetl_position acked;
+
+        zetl_emit_acked(st->em, &acked);
+        st->last_status_ms = now_ms();
+        return pg_repl_send_status(st->s->repl, st->received, acked.order, acked.order,
+                                   request_reply, err);
+}
+
+/* pg_current_wal_insert_lsn() now: what --once must reach. */
+static int once_target(struct pg_src *s, uint64_t *out, struct zetl_err *err)
+{
+        char buf[32];
+        int rc = pg_query_value(s->conn, "SELECT pg_current_wal_insert_lsn()",
+                                "reading the current WAL position", buf, sizeof(buf), err);
+
+        if (rc)
+                return rc;
+        if (zetl_lsn_parse(buf, out))
+                return zetl_err_set(err, ZETL_EPROTO, ZETL_ERRC_FATAL, "bad LSN %s", buf);
+        return 0;
+}
+
+int pg_stream_run(struct pg_src *s, struct zetl_emitter *em, uint64_t start, struct zetl_err *err)
+{
+        struct stream *st = calloc(1, sizeof(*st));
+        const char *pubs[1] = { s->setup.publication };
+        struct pg_repl_start_opts o = { .slot = s->setup.slot,
+                                        .start_lsn = start,
+                                        .proto_version = 1,
+                                        .publications = pubs,
+                                        .npublications = 1,
+                                        .binary = s->binary };
+        char text[32];
+        int rc;
+
+        if (!st)
+                return zetl_err_set(err, ZETL_ENOMEM, ZETL_ERRC_FATAL, "out of memory");
+        st->s = s;
+        st->em = em;
+        st->position = start;
+        if (s->cfg->once && (rc = once_target(s, &st->once_target, err)))
+                goto out;
+        if ((rc = pg_repl_start(s->repl, &o, err)))
+                goto out;
+        zetl_lsn_format(start, text, sizeof(text));
+        zlog_info("streaming from %s (%s columns)", text, s->binary ? "binary" : "text");
+        for (;;) {
+                struct pg_repl_event ev;
+                bool idle = !st->in_txn;
+
+                if (zetl_emit_stopping(em)) {
+                        rc = ZETL_ECANCELED;
+                        break;
+                }
+                /* --once: done when idle at the target. The insert position
+                 * read at the start may lie just past a page header that the
+                 * end of the last record does not count: a walsender that
+                 * stays put within a page of the target has nothing more. */
+                if (s->cfg->once && idle &&
+                    (st->position >= st->once_target ||
+                     (st->still >= 2 && st->position + 8192 > st->once_target))) {
+                        rc = 0;
+                        break;
+                }
+                if ((rc = pg_repl_next(s->repl, s->cfg->once ? ONCE_POLL_MS : 100, &ev, err)))
+                        break;
+                if (ev.type == PG_REPL_XLOGDATA) {
+                        if (ev.wal_end > st->received)
+                                st->received = ev.wal_end;
+                        if ((rc = on_message(st, ev.data, ev.len, ev.wal_start, err)))
+                                break;
+                } else if (ev.type == PG_REPL_KEEPALIVE) {
+                        if (ev.wal_end > st->received)
+                                st->received = ev.wal_end;
+                        st->still = ev.wal_end == st->last_keepalive ? st->still + 1 : 0;
+                        st->last_keepalive = ev.wal_end;
+                        /* Idle: everything before the walsender's position was
+                         * sent, so it is a position like a commit's. */
+                        if (!st->in_txn && ev.wal_end > st->position &&
+                            (rc = emit_position(st, ev.wal_end, 0, err)))
+                                break;
+                        if (ev.reply_requested && (rc = send_status(st, false, err)))
+                                break;
+                }
+                if (!st->in_txn) {
+                        struct zetl_position here = { 0 };
+                        zetl_pos_set(&here, st->received, NULL);
+                        if ((rc = zetl_emit_keepalive(em, &here, err)))
+                                break;
+                }
+                if (now_ms() - st->last_status_ms >=
+                            (s->cfg->once ? ONCE_POLL_MS : STATUS_INTERVAL_MS) &&
+                    (rc = send_status(st, s->cfg->once, err)))
+                        break;
+        }
+        if (rc == 0 || rc == ZETL_ECANCELED) {
+                /* Report what is durable before leaving; errors here do not matter. */
+                struct zetl_err e2;
+                send_status(st, false, &e2);
+        }
+out:
+        free(st);
+        return rc;
+}

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# make bench: zetl against the limits of its sources, measured in the same run
+# on throwaway servers (tests/harness/servers.sh). Not a test: it prints
+# times, ratios and peak memory.
+#
+#   PostgreSQL streaming: a 1M-row transaction decoded by zetl into null:
+#     vs pg_recvlogical draining the same WAL from a copy of the same slot
+#     (target: zetl <= 1.1x).
+#   PostgreSQL initial sync: 1M rows into null: (default 2 workers, the table
+#     split into page ranges) vs one COPY ... TO STDOUT
+#     (FORMAT binary) to /dev/null (target: <= 1.3x).
+#
+# BENCH_ROWS changes the row count (default 1000000).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+rows=${BENCH_ROWS:-1000000}
+zetl=$PWD/zetl
+[ -x "$zetl" ] || make -j2 zetl >/dev/null
+dir=$(mktemp -d "${TMPDIR:-/tmp}/zetl-bench.XXXXXX")
+chmod 711 "$dir"
+cleanup() {
+        bash tests/harness/servers.sh stop "$dir/servers" >/dev/null 2>&1 || true
+        rm -rf "$dir"
+}
+trap cleanup EXIT
+bash tests/harness/servers.sh start "$dir/servers" pg >/dev/null
+set -a
+. "$dir/servers/env"
+set +a
+export ZETL_STATE_DIR=$dir/state
+uri=$ZETL_TEST_PG_URI
+sql() { psql "$uri" -X -q -v ON_ERROR_STOP=1 "$@"; }
+
+# seconds and peak KiB of a command: "secs kib"
+measure() {
+        /usr/bin/time -f '%e %M' -o "$dir/time" "$@" >/dev/null 2>"$dir/cmd.err" || {
+                cat "$dir/cmd.err" >&2
+                return 1
+        }
+        cat "$dir/time"
+}
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
+
+echo "zetl bench: $rows rows, PostgreSQL $(psql "$uri" -XAtc 'SHOW server_version'), $(nproc) cores"
+
+# ---- streaming ---------------------------------------------------------------
+sql -c "CREATE TABLE bench_stream (id bigint PRIMARY KEY, a int, b text, c numeric(12,2), d timestamptz)"
+"$zetl" create-integration --integration-name bench-stream --source "$uri" --target null: \
+        --data-filter "include: zetl_test.public.bench_stream" >/dev/null 2>&1
+"$zetl" run bench-stream --once >/dev/null 2>&1 # the (empty) initial sync; the slot is placed
+sql -c "INSERT INTO bench_stream SELECT g, g % 1000, 'row ' || g, g * 0.01, now() FROM generate_series(1, $rows) g"
+end=$(psql "$uri" -XAtc "SELECT pg_current_wal_insert_lsn()")
+# A copy of zetl's slot, never consumed, for pg_recvlogical: the same WAL.
+sql -c "SELECT pg_copy_logical_replication_slot('zetl_bench_stream', 'bench_recv')" >/dev/null
+read -r t_recv m_recv < <(measure pg_recvlogical -d "$uri" --slot bench_recv --start --endpos "$end" \
+        -o proto_version=1 -o publication_names=zetl_bench_stream -o binary=true -f /dev/null --no-loop)
+read -r t_zetl m_zetl < <(measure "$zetl" run bench-stream --once)
+echo "streaming  pg_recvlogical ${t_recv}s  zetl ${t_zetl}s  ratio $(ratio "$t_zetl" "$t_recv") (target <= 1.10)  zetl peak $((m_zetl / 1024)) MiB"
+sql -c "SELECT pg_drop_replication_slot('bench_recv')" >/dev/null
+
+# ---- initial sync -------------------------------------------------------------
+sql -c "CREATE TABLE bench_sync AS SELECT * FROM bench_stream" -c "ALTER TABLE bench_sync ADD PRIMARY KEY (id)" -c "VACUUM ANALYZE bench_sync"
+read -r t_copy m_copy < <(measure psql "$uri" -XAtc "COPY bench_sync TO STDOUT (FORMAT binary)")
+"$zetl" create-integration --integration-name bench-sync --source "$uri" --target null: \
+        --data-filter "include: zetl_test.public.bench_sync" >/dev/null 2>&1
+read -r t_snap m_snap < <(measure "$zetl" run bench-sync --once)
+echo "snapshot   COPY binary ${t_copy}s  zetl ${t_snap}s  ratio $(ratio "$t_snap" "$t_copy") (target <= 1.30)  zetl peak $((m_snap / 1024)) MiB"
+"$zetl" delete-integration --integration-identifier bench-stream >/dev/null 2>&1
+"$zetl" delete-integration --integration-identifier bench-sync >/dev/null 2>&1
