@@ -70,6 +70,8 @@ static void table_count(struct sink_state *s, const struct zetl_batch *b)
                                        zetl_type_width(b->schema->cols[c].type) * b->nrows);
 }
 
+static void status_write(struct sink_state *s, bool force);
+
 static void table_fail(struct sink_state *s, const struct zetl_table_id *id, const char *msg)
 {
         struct zetl_table_status *ts = zetl_status_table(s->st, id);
@@ -82,6 +84,7 @@ static void table_fail(struct sink_state *s, const struct zetl_table_id *id, con
         free(ts->last_error);
         ts->last_error = strdup(msg);
         s->st->state = ZETL_STATE_NEEDS_ATTENTION;
+        status_write(s, true); /* not left to the periodic write: a crash must not lose it */
 }
 
 static bool table_failed(struct sink_state *s, const struct zetl_table_id *id)

@@ -338,3 +338,38 @@ int pg_tables_text_only(struct pg_src *s, struct zetl_emitter *em, bool *any, st
         PQclear(r);
         return rc;
 }
+
+int pg_report_keyless(struct pg_src *s, struct zetl_emitter *em, struct zetl_err *err)
+{
+        PGresult *r = PQexec(
+                s->conn,
+                "SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = "
+                "c.relnamespace WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition "
+                "AND n.nspname NOT IN ('pg_catalog', 'information_schema') "
+                "AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%' "
+                "AND (c.relreplident = 'n' OR (c.relreplident = 'd' AND NOT EXISTS (SELECT 1 "
+                "FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary)))");
+        int rc = 0;
+
+        if (!r || PQresultStatus(r) != PGRES_TUPLES_OK) {
+                rc = query_error(s->conn, r, "looking for tables without a key", err);
+                PQclear(r);
+                return rc;
+        }
+        for (int i = 0; i < PQntuples(r); i++) {
+                struct zetl_table_id id;
+                const char *nsp = PQgetvalue(r, i, 0), *rel = PQgetvalue(r, i, 1);
+                char msg[ZETL_ERR_MSG_MAX];
+
+                if (zetl_table_id_set(&id, s->dbname, nsp, rel) || !zetl_emit_wants(em, &id))
+                        continue;
+                snprintf(msg, sizeof(msg),
+                         "no primary key and no replica identity: its changes cannot be applied "
+                         "by key. Fix: ALTER TABLE \"%s\".\"%s\" ADD PRIMARY KEY (...); or "
+                         "ALTER TABLE \"%s\".\"%s\" REPLICA IDENTITY FULL; then resync",
+                         nsp, rel, nsp, rel);
+                zetl_emit_table_error(em, &id, msg);
+        }
+        PQclear(r);
+        return 0;
+}

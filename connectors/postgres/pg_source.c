@@ -132,7 +132,8 @@ static int pgs_run(void *priv, struct zetl_emitter *em, const struct zetl_resume
         }
         for (struct pg_rel *r = s->rels; r; r = r->next)
                 text_only |= !r->excluded && r->text_only;
-        if ((rc = pg_tables_text_only(s, em, &text_only, err)))
+        if ((rc = pg_tables_text_only(s, em, &text_only, err)) ||
+            (resume->snapshot_done && (rc = pg_report_keyless(s, em, err))))
                 return rc;
         s->binary = !text_only;
         return pg_stream_run(s, em, start, err);

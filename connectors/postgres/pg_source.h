@@ -86,6 +86,8 @@ int pg_rel_update(struct pg_src *s, struct zetl_emitter *em, uint32_t relid, con
                   const char *relname, const struct pg_coldesc *cols, int n, struct pg_rel **out,
                   struct zetl_err *err);
 void pg_rels_free(struct pg_src *s);
+/* Put every selected table without a usable key into needs_attention. */
+int pg_report_keyless(struct pg_src *s, struct zetl_emitter *em, struct zetl_err *err);
 /* Set *any when a selected table has a column only readable in text, so
  * the stream must be requested in text. */
 int pg_tables_text_only(struct pg_src *s, struct zetl_emitter *em, bool *any, struct zetl_err *err);
