@@ -18,7 +18,8 @@ int zetl_table_id_from_json(json_t *v, struct zetl_table_id *id, struct zetl_err
         return 0;
 }
 
-json_t *zetl_schema_to_json(const struct zetl_schema *s, const struct zetl_schema_diff *d)
+json_t *zetl_schema_to_json(const struct zetl_schema *old, const struct zetl_schema *s,
+                            const struct zetl_schema_diff *d)
 {
         json_t *cols = json_array();
         json_t *o;
@@ -36,12 +37,20 @@ json_t *zetl_schema_to_json(const struct zetl_schema *s, const struct zetl_schem
                       (json_int_t)s->version, "columns", cols);
         if (o && d) {
                 json_t *chg = json_array();
-                for (int i = 0; i < d->n; i++)
-                        json_array_append_new(chg,
-                                              json_pack("{s:s,s:b,s:s}", "kind",
-                                                        zetl_change_kind_name(d->changes[i].kind),
-                                                        "compatible", d->changes[i].compatible,
-                                                        "detail", d->changes[i].detail));
+                for (int i = 0; i < d->n; i++) {
+                        const struct zetl_change *c = &d->changes[i];
+                        json_t *e =
+                                json_pack("{s:s,s:b,s:s}", "kind", zetl_change_kind_name(c->kind),
+                                          "compatible", c->compatible, "detail", c->detail);
+                        /* The columns by name, so a reader can apply the change. */
+                        if (e && c->new_col >= 0)
+                                json_object_set_new(e, "column",
+                                                    json_string(s->cols[c->new_col].name));
+                        if (e && old && c->old_col >= 0)
+                                json_object_set_new(e, "old_column",
+                                                    json_string(old->cols[c->old_col].name));
+                        json_array_append_new(chg, e);
+                }
                 json_object_set_new(o, "changes", chg);
         }
         return o;

@@ -61,7 +61,7 @@ int zetl_schema_set_save(const char *idir, struct zetl_schema_set *set, struct z
                 return 0;
         tables = json_array();
         for (int i = 0; i < set->n; i++)
-                json_array_append_new(tables, zetl_schema_to_json(set->v[i], NULL));
+                json_array_append_new(tables, zetl_schema_to_json(NULL, set->v[i], NULL));
         o = json_pack("{s:o}", "tables", tables);
         text = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
         json_decref(o);

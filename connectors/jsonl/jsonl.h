@@ -5,7 +5,8 @@
  *   {"type":"schema","table":["db","schema","t"],"version":1,
  *    "columns":[{"name":"id","type":"int64","precision":0,"scale":0,
  *                "nullable":false,"key":1,"source_type":"bigint"}, ...],
- *    "changes":[{"kind":"add","column":"c","compatible":true,"detail":"..."}]}
+ *    "changes":[{"kind":"rename","compatible":true,"detail":"...",
+ *                "column":"c2","old_column":"c"}]}
  *   {"type":"change","table":[...],"op":"insert","pos":"42","row":{...},
  *    "unchanged":["big"],"old_key":{"id":1}}
  *   {"type":"truncate","table":[...],"pos":"43"}
@@ -32,7 +33,8 @@ json_t *jsonl_value(const struct zetl_batch *b, int col, uint32_t r);
 int jsonl_set_value(struct zetl_batch *b, int col, json_t *v, struct zetl_err *err);
 json_t *jsonl_table(const struct zetl_table_id *id);
 int jsonl_parse_table(json_t *v, struct zetl_table_id *id, struct zetl_err *err);
-json_t *jsonl_schema(const struct zetl_schema *s, const struct zetl_schema_diff *d);
+json_t *jsonl_schema(const struct zetl_schema *old, const struct zetl_schema *s,
+                     const struct zetl_schema_diff *d);
 /* A schema from a schema line (refs = 1). */
 int jsonl_parse_schema(json_t *line, struct zetl_schema **out, struct zetl_err *err);
 json_t *jsonl_pos(uint64_t pos);

@@ -219,9 +219,10 @@ int jsonl_parse_table(json_t *v, struct zetl_table_id *id, struct zetl_err *err)
         return zetl_table_id_from_json(v, id, err);
 }
 
-json_t *jsonl_schema(const struct zetl_schema *s, const struct zetl_schema_diff *d)
+json_t *jsonl_schema(const struct zetl_schema *old, const struct zetl_schema *s,
+                     const struct zetl_schema_diff *d)
 {
-        json_t *o = zetl_schema_to_json(s, d);
+        json_t *o = zetl_schema_to_json(old, s, d);
 
         if (o)
                 json_object_set_new(o, "type", json_string("schema"));

@@ -206,8 +206,7 @@ static int jsonl_nop(void *priv, const struct zetl_conn_cfg *cfg, struct zetl_er
 static int jsonl_schema_fn(void *priv, const struct zetl_schema *old, const struct zetl_schema *new,
                            const struct zetl_schema_diff *diff, struct zetl_err *err)
 {
-        (void)old;
-        return append_json(priv, jsonl_schema(new, diff), err);
+        return append_json(priv, jsonl_schema(old, new, diff), err);
 }
 
 static json_t *row_object(const struct zetl_batch *b, uint32_t r, bool keys_only)

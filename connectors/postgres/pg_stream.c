@@ -140,7 +140,11 @@ static int on_relation(struct stream *st, const struct pgo_relation *m, struct z
                 c->typmod = rc2.typmod;
                 c->key_pos = (rc2.flags & PGO_COL_KEY) ? 1 : 0;
                 for (int i = 0; i < ncat; i++) {
-                        if (strcmp(cat[i].name, c->name) != 0 || cat[i].typoid != c->typoid)
+                        /* Same columns in the same order: matched by position,
+                         * so a column renamed since keeps its attnum. */
+                        bool same =
+                                ncat == (int)m->ncols ? i == n : strcmp(cat[i].name, c->name) == 0;
+                        if (!same || cat[i].typoid != c->typoid)
                                 continue;
                         c->attnum = cat[i].attnum;
                         c->notnull = cat[i].notnull;

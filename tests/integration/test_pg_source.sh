@@ -48,6 +48,17 @@ CREATE TABLE fullid (a int, b text);
 ALTER TABLE fullid REPLICA IDENTITY FULL;
 INSERT INTO fullid VALUES (1, 'one'), (2, 'two');
 CREATE TABLE skipped (id int PRIMARY KEY);
+-- One row of many types before the snapshot; the same values after it, streamed.
+CREATE TABLE typed (id int PRIMARY KEY, i2 smallint, i8 bigint, f4 real, f8 double precision,
+                    n numeric, d date, t time, ts timestamp, tz timestamptz, iv interval, u uuid,
+                    j jsonb, b bytea, arr int[], tarr text[], e text, ip inet);
+INSERT INTO typed VALUES (1, -32768, 9223372036854775807, 1.5, -0.1, 12345678901234567890.000123,
+  '0044-03-15 BC', '23:59:59.999999', '2024-02-29 12:00:00.000001', '1969-12-31 23:59:59.5+00',
+  '1 year -2 days 03:04:05.5', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '{"a": [1, "é"]}',
+  '\x00ff', '{{1,2},{3,NULL}}', '{"a b","c,d",NULL}', '日本語 🦊', '10.0.0.1/8');
+-- Enough rows that the initial sync is still running when it is killed.
+CREATE TABLE bulk (id int PRIMARY KEY, pad text);
+INSERT INTO bulk SELECT g, repeat('p', 200) FROM generate_series(1, 100000) g;
 SQL
 
 # ---- set-up ---------------------------------------------------------------
@@ -59,6 +70,19 @@ check "it warns about the table without a key, with the fix" grep -q 'nokey.*REP
 check "the slot exists" test "$(val "SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'zetl_pgsrc' AND plugin = 'pgoutput'")" = 1
 check "the publication exists" test "$(val "SELECT count(*) FROM pg_publication WHERE pubname = 'zetl_pgsrc'")" = 1
 check "the password is not in its output" bash -c "! grep -q zetl-test-pw '$work/create.json' '$work/create.err'"
+
+# ---- kill -9 during the initial sync: the next run starts it over -----------
+"$zetl" run pgsrc >"$work/run0.log" 2>&1 &
+runner=$!
+for _ in $(seq 1 200); do
+        grep -q '"op":"snapshot"' "$work/out.jsonl" 2>/dev/null && break
+        sleep 0.02
+done
+kill -9 "$runner"
+wait "$runner" 2>/dev/null
+runner=
+check "killed during the initial sync (no snapshot committed yet)" \
+        bash -c "[ ! -e '$ZETL_STATE_DIR/pgsrc/checkpoint.json' ] || jq -e '.snapshot_done | not' '$ZETL_STATE_DIR/pgsrc/checkpoint.json' >/dev/null"
 
 # ---- snapshot under concurrent writes, then streaming ----------------------
 # The writer changes rows before, during and after the initial sync.
@@ -89,6 +113,10 @@ ALTER TABLE orders ADD COLUMN extra int;
 UPDATE orders SET extra = 6 WHERE id = 5;
 ALTER TABLE orders DROP COLUMN note;
 UPDATE orders SET qty = 1000 WHERE id = 4;
+ALTER TABLE orders RENAME COLUMN flag TO flagged;
+UPDATE orders SET flagged = NOT flagged WHERE id = 8;
+ALTER TABLE orders RENAME COLUMN flagged TO flag;
+INSERT INTO typed SELECT 2, i2, i8, f4, f8, n, d, t, ts, tz, iv, u, j, b, arr, tarr, e, ip FROM typed WHERE id = 1;
 -- REPLICA IDENTITY FULL without a key: every column is the key.
 UPDATE fullid SET b = 'uno' WHERE a = 1;
 DELETE FROM fullid WHERE a = 2;
@@ -127,8 +155,11 @@ check "run --once catches up and exits 0" test $? -eq 0
 replay() {
         jq -n --arg t "$1" --argjson keys "$2" '
           def k($o): [$keys[] as $c | $o[$c] | tostring] | join("|");
-          reduce (inputs | select((.type == "change" or .type == "truncate") and .table[2] == $t)) as $l ({};
+          reduce (inputs | select((.type == "change" or .type == "truncate" or .type == "schema") and .table[2] == $t)) as $l ({};
             if $l.type == "truncate" then {}
+            elif $l.type == "schema" then
+              reduce (($l.changes // [])[] | select(.kind == "rename")) as $r (.;
+                map_values(with_entries(if .key == $r.old_column then .key = $r.column else . end)))
             else
               (if $l.old_key then del(.[k($l.old_key)]) else . end)
               | if $l.op == "delete" then del(.[k($l.row)])
@@ -160,6 +191,17 @@ check "DROP COLUMN reaches the target as a schema change" \
         any '.type == "schema" and .table[2] == "orders" and ((.changes // []) | map(.kind) | index("drop")) != null'
 check "the TOASTed value arrived whole in the snapshot" \
         any '.type == "change" and .op == "snapshot" and .row.id == 7 and (.row.big | length) == 128000'
+check "a column rename is a rename (the attribute number proves it)" \
+        any '.type == "schema" and .table[2] == "orders" and ((.changes // []) | map(.kind) | index("rename")) != null'
+check "the snapshot and the stream give identical values" \
+        jq -n -e '[inputs | select(.type == "change" and .table[2] == "typed") | .row | del(.id)] | length == 2 and .[0] == .[1]' "$work/out.jsonl"
+# bulk: the rows after its last truncate (each initial sync empties it first).
+jq -r 'select(.table[2]? == "bulk" and (.type == "truncate" or .type == "change")) | if .type == "truncate" then "T" else .row.id end' \
+        "$work/out.jsonl" | awk '$0 == "T" { n = 0; delete seen; next } !seen[$0]++ { n++ } END { print n }' >"$work/bulk.count"
+check "bulk: every row once after the killed initial sync ($(cat "$work/bulk.count") of $(val "SELECT count(*) FROM bulk"))" \
+        test "$(cat "$work/bulk.count")" = "$(val "SELECT count(*) FROM bulk")"
+check "bulk: no row twice after the last truncate" \
+        test "$(jq -r 'select(.table[2]? == "bulk" and (.type == "truncate" or .type == "change")) | if .type == "truncate" then "T" else .row.id end' "$work/out.jsonl" | awk '$0 == "T" { delete seen; d = 0; next } seen[$0]++ { d++ } END { print d + 0 }')" = 0
 replay fullid '["a","b"]' | jq -c 'to_entries | map(.value | {a, b}) | sort_by(.a) | .[]' >"$work/fullid.zetl"
 val "SELECT json_build_object('a', a, 'b', b) FROM fullid ORDER BY a" | jq -c . >"$work/fullid.pg"
 check "REPLICA IDENTITY FULL without a key replicates updates and deletes" cmp -s "$work/fullid.pg" "$work/fullid.zetl"
