@@ -53,7 +53,8 @@ end=$(psql "$uri" -XAtc "SELECT pg_current_wal_insert_lsn()")
 # A copy of zetl's slot, never consumed, for pg_recvlogical: the same WAL.
 sql -c "SELECT pg_copy_logical_replication_slot('zetl_bench_stream', 'bench_recv')" >/dev/null
 read -r t_recv m_recv < <(measure pg_recvlogical -d "$uri" --slot bench_recv --start --endpos "$end" \
-        -o proto_version=1 -o publication_names=zetl_bench_stream -o binary=true -f /dev/null --no-loop)
+        -o proto_version=2 -o streaming=on -o publication_names=zetl_bench_stream -o binary=true \
+        -f /dev/null --no-loop)
 read -r t_zetl m_zetl < <(measure "$zetl" run bench-stream --once)
 echo "streaming  pg_recvlogical ${t_recv}s  zetl ${t_zetl}s  ratio $(ratio "$t_zetl" "$t_recv") (target <= 1.10)  zetl peak $((m_zetl / 1024)) MiB"
 sql -c "SELECT pg_drop_replication_slot('bench_recv')" >/dev/null

@@ -98,8 +98,12 @@ static int pgs_open(void *priv, const struct zetl_conn_cfg *cfg, struct zetl_err
         bool found;
         int rc;
 
-        if ((rc = zetl_cfg_opt_int(cfg, "snapshot-workers", 2, 1, 64, &workers, err)))
+        long long proto;
+
+        if ((rc = zetl_cfg_opt_int(cfg, "snapshot-workers", 2, 1, 64, &workers, err)) ||
+            (rc = zetl_cfg_opt_int(cfg, "pgoutput-protocol", 2, 1, 2, &proto, err)))
                 return rc;
+        s->proto_version = (int)proto;
         if ((rc = open_sql(s, cfg, &found, err)))
                 return rc;
         if (!found || !s->setup.created_slot)
@@ -110,8 +114,15 @@ static int pgs_open(void *priv, const struct zetl_conn_cfg *cfg, struct zetl_err
         s->snapshot_workers = (int)workers;
         s->binary = true;
         /* libpq reads PGOPTIONS when the connection string has no options:
-         * the walsender then formats text values as the decoders expect. */
-        setenv("PGOPTIONS", WALSENDER_OPTIONS, 0);
+         * the walsender then formats text values as the decoders expect.
+         * Ours come last, so they win over the same settings given before. */
+        const char *user = getenv("PGOPTIONS");
+        if (!user || !strstr(user, WALSENDER_OPTIONS)) {
+                char opts[1024];
+                snprintf(opts, sizeof(opts), "%s%s%s", user ? user : "", user ? " " : "",
+                         WALSENDER_OPTIONS);
+                setenv("PGOPTIONS", opts, 1);
+        }
         return pg_repl_open(cfg->uri, &s->repl, err);
 }
 

@@ -70,7 +70,8 @@ struct pg_src {
         struct pg_rel *rels;
         struct pg_rel *last_rel;
         struct pg_type_node *types;
-        bool binary; /* stream columns in binary (false when a table has a text-only type) */
+        bool binary;       /* stream columns in binary (false when a table has a text-only type) */
+        int proto_version; /* pgoutput protocol: 2 streams large transactions */
 };
 
 /* The table of relid, or NULL. */

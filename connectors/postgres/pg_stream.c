@@ -1,14 +1,13 @@
 /*
- * Streaming: pgoutput (protocol 1) from the slot, decoded straight into
- * batches. Each transaction's changes go to the emitter as they arrive (a
- * huge transaction is handed on in bounded batches) and its Commit ends it at
- * the commit's end LSN, which is what the slot is told is flushed once the
- * target has it: the standby status update reports as flushed only what
- * zetl_emit_acked() returns, so WAL is released as soon as it is safe and
- * never sooner. While the source is idle, keepalives move the position on
- * (nothing is pending, so everything before the walsender's position is
- * applied), letting the slot advance past WAL that concerns no selected
- * table.
+ * Streaming: pgoutput from the slot, decoded straight into batches. With
+ * protocol 2 (the default), large transactions arrive while still running;
+ * they are kept in spill files (pg_spill.h) and applied at their commit. Each transaction's changes
+ * go to the emitter as they arrive (a huge transaction is handed on in bounded batches) and its
+ * Commit ends it at the commit's end LSN, which is what the slot is told is flushed once the target
+ * has it: the standby status update reports as flushed only what zetl_emit_acked() returns, so WAL
+ * is released as soon as it is safe and never sooner. While the source is idle, keepalives move the
+ * position on (nothing is pending, so everything before the walsender's position is applied),
+ * letting the slot advance past WAL that concerns no selected table.
  *
  * Rows carry their change's LSN as position: the changes of one row are
  * ordered by it (a second writer waits for the first one's commit).
@@ -19,6 +18,7 @@
 #include <time.h>
 
 #include "pg_source.h"
+#include "pg_spill.h"
 #include "pgoutput.h"
 #include "zetl/log.h"
 
@@ -29,6 +29,9 @@ struct stream {
         struct pg_src *s;
         struct zetl_emitter *em;
         bool in_txn;
+        bool in_stream;      /* between Stream Start and Stream Stop (protocol 2) */
+        uint32_t stream_xid; /* the streamed transaction of that block */
+        struct pg_spill *spill;
         uint64_t received; /* last WAL position received */
         uint64_t last_lsn; /* last change LSN, for messages without one */
         uint64_t position; /* last commit end (or idle keepalive) emitted */
@@ -225,32 +228,30 @@ static int emit_position(struct stream *st, uint64_t lsn, int64_t pg_ts, struct 
         return zetl_emit_commit(st->em, &p, err);
 }
 
-static int on_message(struct stream *st, const uint8_t *data, size_t len, uint64_t wal_start,
-                      struct zetl_err *err)
+/* One decoded message of a transaction (or outside one). */
+static int handle(struct stream *st, const struct pgo_msg *m, uint64_t wal_start,
+                  struct zetl_err *err)
 {
-        struct pgo_msg m;
         int rc;
 
-        if ((rc = pgo_decode(data, len, false, &m, err)))
-                return rc;
         if (wal_start)
                 st->last_lsn = wal_start;
-        switch (m.type) {
+        switch (m->type) {
         case PGO_BEGIN:
                 st->in_txn = true;
                 return 0;
         case PGO_COMMIT:
                 st->in_txn = false;
-                return emit_position(st, m.commit.end_lsn, m.commit.commit_ts, err);
+                return emit_position(st, m->commit.end_lsn, m->commit.commit_ts, err);
         case PGO_RELATION:
-                return on_relation(st, &m.rel, err);
+                return on_relation(st, &m->rel, err);
         case PGO_INSERT:
         case PGO_UPDATE:
         case PGO_DELETE:
-                return on_change(st, &m, st->last_lsn, err);
+                return on_change(st, m, st->last_lsn, err);
         case PGO_TRUNCATE:
-                for (uint32_t i = 0; i < m.trunc.nrels; i++) {
-                        struct pg_rel *rel = pg_rel_find(st->s, pgo_truncate_relid(&m.trunc, i));
+                for (uint32_t i = 0; i < m->trunc.nrels; i++) {
+                        struct pg_rel *rel = pg_rel_find(st->s, pgo_truncate_relid(&m->trunc, i));
                         if (rel && !rel->excluded && rel->schema &&
                             (rc = zetl_emit_truncate(st->em, rel->schema, st->last_lsn, err)))
                                 return rc;
@@ -261,9 +262,54 @@ static int on_message(struct stream *st, const uint8_t *data, size_t len, uint64
         case PGO_MESSAGE:
                 return 0;
         default:
-                /* Protocol 1 is requested: stream messages cannot come. */
-                return zetl_err_set(err, ZETL_EPROTO, ZETL_ERRC_FATAL,
-                                    "unexpected %s message on protocol 1", pgo_type_name(m.type));
+                return zetl_err_set(err, ZETL_EPROTO, ZETL_ERRC_FATAL, "unexpected %s message",
+                                    pgo_type_name(m->type));
+        }
+}
+
+/* A spilled message of a streamed transaction, at its Stream Commit. */
+static int replay_one(void *arg, uint64_t lsn, const uint8_t *msg, size_t len, struct zetl_err *err)
+{
+        struct pgo_msg m;
+        int rc = pgo_decode(msg, len, true, &m, err);
+
+        return rc ? rc : handle(arg, &m, lsn, err);
+}
+
+static int on_message(struct stream *st, const uint8_t *data, size_t len, uint64_t wal_start,
+                      struct zetl_err *err)
+{
+        struct pgo_msg m;
+        int rc;
+
+        if ((rc = pgo_decode(data, len, st->in_stream, &m, err)))
+                return rc;
+        switch (m.type) {
+        case PGO_STREAM_START:
+                st->in_stream = true;
+                st->stream_xid = m.sstart.xid;
+                return 0;
+        case PGO_STREAM_STOP:
+                st->in_stream = false;
+                return 0;
+        case PGO_STREAM_ABORT:
+                return pg_spill_abort(st->spill, m.sabort.xid, m.sabort.subxid, err);
+        case PGO_STREAM_COMMIT:
+                /* The transaction applies now, whole, in commit order. */
+                st->in_txn = true;
+                uint64_t held = pg_spill_bytes(st->spill);
+                if ((rc = pg_spill_replay(st->spill, m.scommit.xid, replay_one, st, err)))
+                        return rc;
+                zlog_info("applied streamed transaction %u (%llu bytes spilled)", m.scommit.xid,
+                          (unsigned long long)(held - pg_spill_bytes(st->spill)));
+                st->in_txn = false;
+                return emit_position(st, m.scommit.end_lsn, m.scommit.commit_ts, err);
+        default:
+                if (st->in_stream)
+                        return pg_spill_append(st->spill, st->stream_xid,
+                                               m.has_xid ? m.xid : st->stream_xid, wal_start, data,
+                                               len, err);
+                return handle(st, &m, wal_start, err);
         }
 }
 
@@ -309,12 +355,20 @@ int pg_stream_run(struct pg_src *s, struct zetl_emitter *em, uint64_t start, str
         st->s = s;
         st->em = em;
         st->position = start;
+        o.proto_version = s->proto_version;
+        if (o.proto_version >= 2) {
+                char dir[4200];
+                snprintf(dir, sizeof(dir), "%s/spill", s->cfg->state_dir);
+                if ((rc = pg_spill_open(dir, &st->spill, err)))
+                        goto out;
+        }
         if (s->cfg->once && (rc = once_target(s, &st->once_target, err)))
                 goto out;
         if ((rc = pg_repl_start(s->repl, &o, err)))
                 goto out;
         zetl_lsn_format(start, text, sizeof(text));
-        zlog_info("streaming from %s (%s columns)", text, s->binary ? "binary" : "text");
+        zlog_info("streaming from %s (protocol %d, %s columns)", text, o.proto_version,
+                  s->binary ? "binary" : "text");
         for (;;) {
                 struct pg_repl_event ev;
                 bool idle = !st->in_txn;
@@ -370,6 +424,7 @@ int pg_stream_run(struct pg_src *s, struct zetl_emitter *em, uint64_t start, str
                 send_status(st, false, &e2);
         }
 out:
+        pg_spill_close(st->spill);
         free(st);
         return rc;
 }

@@ -133,6 +133,26 @@ for round in 1 2; do
         runner=$!
 done
 
+# Large transactions streamed while running (protocol 2): the walsender
+# streams past 64 kB, zetl keeps them in spill files until their commit. One
+# commits with a rolled-back subtransaction, one aborts whole.
+kill -TERM "$runner"
+wait "$runner"
+PGOPTIONS="-c logical_decoding_work_mem=64kB" "$zetl" run pgsrc >>"$work/run1.log" 2>&1 &
+runner=$!
+sql <<'SQL'
+BEGIN;
+INSERT INTO orders (id, name, qty) SELECT g, 'streamed', 1 FROM generate_series(400000, 419999) g;
+SAVEPOINT s1;
+INSERT INTO orders (id, name, qty) SELECT g, 'rolled back', 2 FROM generate_series(420000, 424999) g;
+ROLLBACK TO SAVEPOINT s1;
+UPDATE orders SET qty = 3 WHERE id BETWEEN 400000 AND 400999;
+COMMIT;
+BEGIN;
+INSERT INTO orders (id, name, qty) SELECT g, 'aborted', 4 FROM generate_series(430000, 439999) g;
+ROLLBACK;
+SQL
+
 # A server restart mid-stream: zetl reconnects with backoff and resumes.
 sleep 0.5
 bash "$root/tests/harness/servers.sh" restart "$ZETL_TEST_DIR" pg >"$work/restart.log" 2>&1
@@ -205,6 +225,12 @@ check "bulk: no row twice after the last truncate" \
 replay fullid '["a","b"]' | jq -c 'to_entries | map(.value | {a, b}) | sort_by(.a) | .[]' >"$work/fullid.zetl"
 val "SELECT json_build_object('a', a, 'b', b) FROM fullid ORDER BY a" | jq -c . >"$work/fullid.pg"
 check "REPLICA IDENTITY FULL without a key replicates updates and deletes" cmp -s "$work/fullid.pg" "$work/fullid.zetl"
+check "a large transaction arrived streamed (protocol 2) and was applied at its commit" \
+        bash -c "grep -q 'applied streamed transaction' '$work/run1.log' && [ \$(jq -c 'select(.type == \"change\" and .row.name? == \"streamed\")' '$work/out.jsonl' | wc -l) -ge 20000 ]"
+check "a rolled-back subtransaction and an aborted transaction left nothing" \
+        bash -c "! grep -q -e '\"rolled back\"' -e '\"aborted\"' '$work/out.jsonl'"
+check "the streamed transaction went through spill files that are gone now" \
+        bash -c "[ -d '$ZETL_STATE_DIR/pgsrc/spill' ] && [ -z \"\$(ls -A '$ZETL_STATE_DIR/pgsrc/spill')\" ]"
 check "the excluded table never appears" bash -c "! grep -q '\"skipped\"' '$work/out.jsonl'"
 "$zetl" describe-integrations --integration-identifier pgsrc >"$work/describe.json" 2>/dev/null
 check "the table without a key needs attention, with the fix in its error" \
