@@ -4,8 +4,10 @@
 # times, ratios and peak memory.
 #
 #   PostgreSQL streaming: a 1M-row transaction decoded by zetl into null:
-#     vs pg_recvlogical draining the same WAL from a copy of the same slot
-#     (target: zetl <= 1.1x).
+#     vs pg_recvlogical draining the same WAL from a copy of the same slot,
+#     with pgoutput protocol 1 (zetl's default; target: zetl <= 1.1x) and 2
+#     (large transactions streamed while running; zetl spills and applies at
+#     commit).
 #   PostgreSQL initial sync: 1M rows into null: (default 2 workers, the table
 #     split into page ranges) vs one COPY ... TO STDOUT
 #     (FORMAT binary) to /dev/null (target: <= 1.3x).
@@ -44,20 +46,30 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'
 echo "zetl bench: $rows rows, PostgreSQL $(psql "$uri" -XAtc 'SHOW server_version'), $(nproc) cores"
 
 # ---- streaming ---------------------------------------------------------------
-sql -c "CREATE TABLE bench_stream (id bigint PRIMARY KEY, a int, b text, c numeric(12,2), d timestamptz)"
-"$zetl" create-integration --integration-name bench-stream --source "$uri" --target null: \
-        --data-filter "include: zetl_test.public.bench_stream" >/dev/null 2>&1
-"$zetl" run bench-stream --once >/dev/null 2>&1 # the (empty) initial sync; the slot is placed
-sql -c "INSERT INTO bench_stream SELECT g, g % 1000, 'row ' || g, g * 0.01, now() FROM generate_series(1, $rows) g"
-end=$(psql "$uri" -XAtc "SELECT pg_current_wal_insert_lsn()")
-# A copy of zetl's slot, never consumed, for pg_recvlogical: the same WAL.
-sql -c "SELECT pg_copy_logical_replication_slot('zetl_bench_stream', 'bench_recv')" >/dev/null
-read -r t_recv m_recv < <(measure pg_recvlogical -d "$uri" --slot bench_recv --start --endpos "$end" \
-        -o proto_version=2 -o streaming=on -o publication_names=zetl_bench_stream -o binary=true \
-        -f /dev/null --no-loop)
-read -r t_zetl m_zetl < <(measure "$zetl" run bench-stream --once)
-echo "streaming  pg_recvlogical ${t_recv}s  zetl ${t_zetl}s  ratio $(ratio "$t_zetl" "$t_recv") (target <= 1.10)  zetl peak $((m_zetl / 1024)) MiB"
-sql -c "SELECT pg_drop_replication_slot('bench_recv')" >/dev/null
+# For each pgoutput protocol: zetl's slot is placed before the transaction,
+# then copied (never consumed) for pg_recvlogical, so both decode the same WAL.
+stream_bench() {
+        local proto=$1 name=bench-p$1 slot=zetl_bench_p$1 end extra=""
+        [ "$proto" = 2 ] && extra="-o streaming=on"
+        sql -c "DROP TABLE IF EXISTS bench_stream" -c "CREATE TABLE bench_stream (id bigint PRIMARY KEY, a int, b text, c numeric(12,2), d timestamptz)"
+        "$zetl" create-integration --integration-name "$name" --source "$uri" --target null: \
+                --data-filter "include: zetl_test.public.bench_stream" \
+                --option pgoutput-protocol="$proto" >/dev/null 2>&1
+        "$zetl" run "$name" --once >/dev/null 2>&1 # the (empty) initial sync places the slot
+        sql -c "INSERT INTO bench_stream SELECT g, g % 1000, 'row ' || g, g * 0.01, now() FROM generate_series(1, $rows) g"
+        end=$(psql "$uri" -XAtc "SELECT pg_current_wal_insert_lsn()")
+        sql -c "SELECT pg_copy_logical_replication_slot('$slot', 'bench_recv')" >/dev/null
+        # shellcheck disable=SC2086
+        read -r t_recv m_recv < <(measure pg_recvlogical -d "$uri" --slot bench_recv --start \
+                --endpos "$end" -o proto_version="$proto" $extra -o publication_names="$slot" \
+                -o binary=true -f /dev/null --no-loop)
+        read -r t_zetl m_zetl < <(measure "$zetl" run "$name" --once)
+        echo "streaming (protocol $proto)  pg_recvlogical ${t_recv}s  zetl ${t_zetl}s  ratio $(ratio "$t_zetl" "$t_recv")$([ "$proto" = 1 ] && echo " (target <= 1.10, the default protocol)")  zetl peak $((m_zetl / 1024)) MiB"
+        sql -c "SELECT pg_drop_replication_slot('bench_recv')" >/dev/null
+        "$zetl" delete-integration --integration-identifier "$name" >/dev/null 2>&1
+}
+stream_bench 1
+stream_bench 2
 
 # ---- initial sync -------------------------------------------------------------
 sql -c "CREATE TABLE bench_sync AS SELECT * FROM bench_stream" -c "ALTER TABLE bench_sync ADD PRIMARY KEY (id)" -c "VACUUM ANALYZE bench_sync"
@@ -66,5 +78,4 @@ read -r t_copy m_copy < <(measure psql "$uri" -XAtc "COPY bench_sync TO STDOUT (
         --data-filter "include: zetl_test.public.bench_sync" >/dev/null 2>&1
 read -r t_snap m_snap < <(measure "$zetl" run bench-sync --once)
 echo "snapshot   COPY binary ${t_copy}s  zetl ${t_snap}s  ratio $(ratio "$t_snap" "$t_copy") (target <= 1.30)  zetl peak $((m_snap / 1024)) MiB"
-"$zetl" delete-integration --integration-identifier bench-stream >/dev/null 2>&1
 "$zetl" delete-integration --integration-identifier bench-sync >/dev/null 2>&1

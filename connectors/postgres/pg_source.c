@@ -101,7 +101,7 @@ static int pgs_open(void *priv, const struct zetl_conn_cfg *cfg, struct zetl_err
         long long proto;
 
         if ((rc = zetl_cfg_opt_int(cfg, "snapshot-workers", 2, 1, 64, &workers, err)) ||
-            (rc = zetl_cfg_opt_int(cfg, "pgoutput-protocol", 2, 1, 2, &proto, err)))
+            (rc = zetl_cfg_opt_int(cfg, "pgoutput-protocol", 1, 1, 2, &proto, err)))
                 return rc;
         s->proto_version = (int)proto;
         if ((rc = open_sql(s, cfg, &found, err)))

@@ -136,8 +136,11 @@ done
 # Large transactions streamed while running (protocol 2): the walsender
 # streams past 64 kB, zetl keeps them in spill files until their commit. One
 # commits with a rolled-back subtransaction, one aborts whole.
+# (Everything so far streamed with protocol 1, the default.)
 kill -TERM "$runner"
 wait "$runner"
+"$zetl" modify-integration --integration-identifier pgsrc --option pgoutput-protocol=2 >/dev/null 2>&1
+check "modify-integration switches to protocol 2" test $? -eq 0
 PGOPTIONS="-c logical_decoding_work_mem=64kB" "$zetl" run pgsrc >>"$work/run1.log" 2>&1 &
 runner=$!
 sql <<'SQL'
