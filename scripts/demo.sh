@@ -1,79 +1,101 @@
 #!/usr/bin/env bash
-# A demo of what zetl does today, end to end, in a throwaway folder: an
-# integration from a change stream (jsonl source) to a jsonl target, the
-# initial catch-up, live changes followed by a running `zetl run`, a kill -9
-# in the middle with nothing lost or duplicated, describe-integrations, and a
-# clean SIGTERM stop. It installs what is missing (as root), builds, and
-# leaves nothing running. The PostgreSQL/MariaDB sources and the Iceberg,
-# warehouse and OpenSearch targets join this demo as they land.
+# make demo: zetl's main job end to end, in a throwaway folder. It installs
+# what is missing (as root), builds, starts a private PostgreSQL 15 on
+# loopback, loads a small bookstore, and replicates it into a change log
+# (jsonl target): the initial sync, live inserts, updates, deletes and an
+# ALTER TABLE ... ADD COLUMN followed with the lag, a kill -9 in the middle
+# with nothing lost or doubled, and describe-integrations. Everything it
+# started is stopped at the end. The Iceberg, warehouse and OpenSearch
+# targets and the MySQL source join this demo as they land.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-if [ "$(id -u)" -eq 0 ]; then scripts/deps.sh; fi
-make -j2 >/dev/null
+if [ "$(id -u)" -ne 0 ]; then
+        echo "make demo starts a private PostgreSQL with runuser: run it as root" >&2
+        exit 2
+fi
+scripts/deps.sh
+make -j2 zetl >/dev/null
 zetl=$PWD/zetl
 demo=$(mktemp -d "${TMPDIR:-/tmp}/zetl-demo.XXXXXX")
+chmod 711 "$demo"
 export ZETL_STATE_DIR=$demo/state
 runner=
 cleanup() {
-        [ -n "$runner" ] && kill -TERM "$runner" 2>/dev/null && wait "$runner" 2>/dev/null
+        if [ -n "$runner" ]; then
+                kill -TERM "$runner" 2>/dev/null || true
+                wait "$runner" 2>/dev/null || true
+        fi
+        bash tests/harness/servers.sh stop "$demo/servers" >/dev/null 2>&1 || true
         rm -rf "$demo"
 }
 trap cleanup EXIT
-
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
-# A bookstore's changes, as a source would emit them: a schema, then
-# transactions of inserts, updates and deletes with their positions.
-src=$demo/bookstore.jsonl
-tgt=$demo/warehouse.jsonl
-books='"table":["bookstore","public","books"]'
-cat >"$src" <<JSON
-{"type":"schema",$books,"version":1,"columns":[{"name":"id","type":"int32","nullable":false,"key":1},{"name":"title","type":"string"},{"name":"category","type":"string"},{"name":"price","type":"decimal","precision":8,"scale":2},{"name":"published","type":"date"}]}
-{"type":"change",$books,"op":"insert","pos":"100","row":{"id":1,"title":"The Hound of the Baskervilles","category":"mysteries","price":"9.99","published":"1902-04-01"}}
-{"type":"change",$books,"op":"insert","pos":"101","row":{"id":2,"title":"Dune","category":"science fiction","price":"12.50","published":"1965-08-01"}}
-{"type":"commit","pos":"101","token":"0/65"}
-JSON
+step "a private PostgreSQL 15 with a small bookstore"
+bash tests/harness/servers.sh start "$demo/servers" pg | tail -n 1
+# shellcheck source=/dev/null
+. "$demo/servers/env"
+src=$ZETL_TEST_PG_URI
+psql "$src" -X -q -v ON_ERROR_STOP=1 <<'SQL'
+CREATE TABLE authors (id int PRIMARY KEY, name text NOT NULL);
+CREATE TABLE books (id int PRIMARY KEY, author_id int REFERENCES authors, title text,
+                    category text, price numeric(8,2), published date);
+CREATE TABLE customers (id int PRIMARY KEY, name text, email text, since timestamptz);
+INSERT INTO authors VALUES (1, 'Arthur Conan Doyle'), (2, 'Dorothy L. Sayers'), (3, 'Frank Herbert');
+INSERT INTO books VALUES
+  (1, 1, 'The Hound of the Baskervilles', 'mysteries', 9.99, '1902-04-01'),
+  (2, 2, 'Gaudy Night', 'mysteries', 14.00, '1935-11-01'),
+  (3, 3, 'Dune', 'science fiction', 12.50, '1965-08-01');
+INSERT INTO customers SELECT g, 'customer ' || g, 'c' || g || '@example.com', now() - g * interval '1 day'
+  FROM generate_series(1, 500) g;
+SQL
+psql "$src" -XAtc "SELECT 'rows: ' || (SELECT count(*) FROM authors) || ' authors, ' || (SELECT count(*) FROM books) || ' books, ' || (SELECT count(*) FROM customers) || ' customers'"
 
-step "create an integration (AWS-style command line)"
-"$zetl" create-integration --integration-name bookstore \
-        --source "jsonl:$src" --target "jsonl:$tgt" \
-        --description "bookstore changes into the warehouse log" \
-        --data-filter 'include: bookstore.public.*' | head -8
+log=$demo/bookstore.jsonl
+step "zetl create-integration (checks the server, creates publication and slot)"
+"$zetl" create-integration --integration-name bookstore --source "$src" --target "jsonl:$log" \
+        --data-filter "include: zetl_test.public.*" --description "bookstore into a change log" |
+        grep -E '"(IntegrationName|Status|Source|Target)"'
 
-step "zetl run (long-running) in the background"
-"$zetl" run bookstore --log-level warn &
+step "zetl run: initial sync, then streaming (in the background)"
+"$zetl" run bookstore 2>"$demo/run.log" &
 runner=$!
-sleep 1.5
-echo "target rows so far: $(grep -c '"type":"change"' "$tgt")"
+for _ in $(seq 1 100); do
+        grep -q "streaming from" "$demo/run.log" && break
+        sleep 0.1
+done
+grep -E "initial sync: .*done|streaming from" "$demo/run.log" | sed 's/^/  /'
+echo "  target: $(grep -c '"op":"snapshot"' "$log") snapshot rows"
 
-step "live changes: an insert, a price update, a delete"
-cat >>"$src" <<JSON
-{"type":"change",$books,"op":"insert","pos":"102","row":{"id":3,"title":"Gaudy Night","category":"mysteries","price":"14.00","published":"1935-11-01"}}
-{"type":"change",$books,"op":"update","pos":"103","row":{"id":1,"title":"The Hound of the Baskervilles","category":"mysteries","price":"7.49","published":"1902-04-01"}}
-{"type":"change",$books,"op":"delete","pos":"104","row":{"id":2}}
-{"type":"commit","pos":"104","token":"0/68"}
-JSON
-sleep 1.5
-echo "the target followed:"
-grep '"type":"change"' "$tgt" | tail -n 3 | sed 's/^/  /'
+step "live changes: an insert, a price update, a delete, ALTER TABLE ... ADD COLUMN"
+psql "$src" -X -q -v ON_ERROR_STOP=1 <<'SQL'
+INSERT INTO books VALUES (4, 2, 'Strong Poison', 'mysteries', 11.00, '1930-01-01');
+UPDATE books SET price = 7.49 WHERE id = 1;
+DELETE FROM books WHERE id = 3;
+ALTER TABLE books ADD COLUMN stock int;
+UPDATE books SET stock = 12 WHERE id = 2;
+SQL
+sleep 2
+echo "  the target followed:"
+grep -E '"type":"(change|schema)"' "$log" | tail -n 5 | cut -c1-150 | sed 's/^/    /'
+"$zetl" describe-integrations --output table | sed 's/^/  /'
 
 step "kill -9 mid-stream, more changes, restart: nothing lost, nothing twice"
-kill -9 "$runner"
-wait "$runner" 2>/dev/null || true
+{ kill -9 "$runner" && wait "$runner"; } 2>/dev/null || true
 runner=
-for i in $(seq 10 209); do
-        echo "{\"type\":\"change\",$books,\"op\":\"insert\",\"pos\":\"$((1000 + i))\",\"row\":{\"id\":$i,\"title\":\"Book $i\",\"category\":\"mysteries\",\"price\":\"$i.00\",\"published\":\"2020-01-01\"}}"
-        [ $((i % 50)) -eq 9 ] && echo "{\"type\":\"commit\",\"pos\":\"$((1000 + i))\",\"token\":\"0/$((1000 + i))\"}"
-done >>"$src"
-"$zetl" run bookstore --once --log-level warn
-total=$(grep -c '"type":"change"' "$tgt")
-distinct=$(grep '"type":"change"' "$tgt" | grep -o '"pos":"[0-9]*"' | sort -u | wc -l)
-echo "changes in the source: $(grep -c '"type":"change"' "$src"); in the target: $total ($distinct distinct)"
+psql "$src" -X -q -c "INSERT INTO customers SELECT g, 'late ' || g, NULL, now() FROM generate_series(1001, 1200) g"
+"$zetl" run bookstore --once 2>>"$demo/run.log"
+streamed=$(grep -c '"op":"insert"' "$log")
+distinct=$(grep '"op":"insert"' "$log" | grep -o '"pos":"[0-9]*"' | sort -u | wc -l)
+echo "  inserts in the log: $streamed ($distinct distinct positions); customers in PostgreSQL: $(psql "$src" -XAtc 'SELECT count(*) FROM customers')"
 
 step "describe-integrations"
-"$zetl" describe-integrations --output table
 "$zetl" describe-integrations --integration-identifier bookstore |
-        grep -E '"(Status|SnapshotDone|CommittedPosition|RowsInserted|RowsUpdated|RowsDeleted)"'
+        grep -E '"(Status|SnapshotDone|CommittedPosition|LagSeconds|Table|RowsSnapshot|RowsInserted|RowsUpdated|RowsDeleted)"' | sed 's/^/  /'
 
-step "done: everything started here is stopped and $demo is removed"
+step "delete-integration: the slot and publication go, the target stays"
+"$zetl" delete-integration --integration-identifier bookstore 2>/dev/null
+psql "$src" -XAtc "SELECT 'slots left: ' || count(*) FROM pg_replication_slots"
+
+step "done: the server is stopped and $demo is removed"

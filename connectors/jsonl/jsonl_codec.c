@@ -222,10 +222,15 @@ int jsonl_parse_table(json_t *v, struct zetl_table_id *id, struct zetl_err *err)
 json_t *jsonl_schema(const struct zetl_schema *old, const struct zetl_schema *s,
                      const struct zetl_schema_diff *d)
 {
-        json_t *o = zetl_schema_to_json(old, s, d);
+        json_t *body = zetl_schema_to_json(old, s, d);
+        json_t *o = body ? json_pack("{s:s}", "type", "schema") : NULL;
 
-        if (o)
-                json_object_set_new(o, "type", json_string("schema"));
+        /* "type" first, like every other line. */
+        if (o && json_object_update(o, body)) {
+                json_decref(o);
+                o = NULL;
+        }
+        json_decref(body);
         return o;
 }
 
