@@ -124,6 +124,13 @@ INSERT INTO typed SELECT 2, i2, i8, f4, f8, n, d, t, ts, tz, iv, u, j, b, arr, t
 UPDATE fullid SET b = 'uno' WHERE a = 1;
 DELETE FROM fullid WHERE a = 2;
 TRUNCATE nokey;
+-- Tables created while streaming that the filter selects are picked up (the
+-- superuser's publication is FOR ALL TABLES), rows of CREATE TABLE AS too.
+CREATE TABLE latecomer (id int PRIMARY KEY, v text);
+INSERT INTO latecomer VALUES (1, 'a'), (2, 'b');
+CREATE TABLE latecomer_ctas AS SELECT g AS id, 'x' || g AS v FROM generate_series(1, 3) g;
+ALTER TABLE latecomer_ctas ADD PRIMARY KEY (id);
+UPDATE latecomer SET v = 'c' WHERE id = 2;
 SQL
 
 # kill -9 while streaming, twice, with changes in between.
@@ -239,6 +246,12 @@ check "a rolled-back subtransaction and an aborted transaction left nothing" \
         bash -c "! grep -q -e '\"rolled back\"' -e '\"aborted\"' '$work/out.jsonl'"
 check "the streamed transaction went through spill files that are gone now" \
         bash -c "[ -d '$ZETL_STATE_DIR/pgsrc/spill' ] && [ -z \"\$(ls -A '$ZETL_STATE_DIR/pgsrc/spill')\" ]"
+for t in latecomer latecomer_ctas; do
+        replay "$t" '["id"]' | jq -c 'to_entries | map(.value | {id, v}) | sort_by(.id) | .[]' >"$work/$t.zetl"
+        val "SELECT json_build_object('id', id, 'v', v) FROM $t ORDER BY id" | jq -c . >"$work/$t.pg"
+        check "a table created while streaming is picked up: $t equals the source" \
+                bash -c "[ -s '$work/$t.pg' ] && cmp -s '$work/$t.pg' '$work/$t.zetl'"
+done
 check "the excluded table never appears" bash -c "! grep -q '\"skipped\"' '$work/out.jsonl'"
 "$zetl" describe-integrations --integration-identifier pgsrc >"$work/describe.json" 2>/dev/null
 check "the table without a key needs attention, with the fix in its error" \
