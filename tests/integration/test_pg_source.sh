@@ -62,6 +62,15 @@ INSERT INTO bulk SELECT g, repeat('p', 200) FROM generate_series(1, 50000) g;
 SQL
 
 # ---- set-up ---------------------------------------------------------------
+# A role without REPLICATION: refused with the statement that fixes it.
+psql "$admin" -X -q -c "DROP ROLE IF EXISTS pgsrc_weak" -c "CREATE ROLE pgsrc_weak LOGIN PASSWORD 'weak-pw'" >/dev/null
+weak="${uri/zetl:zetl-test-pw@/pgsrc_weak:weak-pw@}"
+"$zetl" create-integration --integration-name weak --source "$weak" --target null: >/dev/null 2>"$work/weak.err"
+check "a role without REPLICATION is refused with exit 2" test $? -eq 2
+check "... with the statement to run" grep -q 'ALTER ROLE "pgsrc_weak" REPLICATION' "$work/weak.err"
+check "... and nothing is left behind" test ! -e "$ZETL_STATE_DIR/weak"
+psql "$admin" -X -q -c "DROP ROLE pgsrc_weak" >/dev/null
+
 "$zetl" create-integration --integration-name pgsrc --source "$uri" --target "jsonl:$work/out.jsonl" \
         --data-filter "include: $db.public.*, exclude: $db.public.skipped" \
         --option snapshot-workers=3 --option flush-interval-ms=50 >"$work/create.json" 2>"$work/create.err"
