@@ -17,8 +17,8 @@ PACKAGES=(
         postgresql-15 postgresql-client-15 mariadb-server mariadb-client
         # man page rendering checks
         groff-base
-        # libFuzzer targets
-        clang
+        # libFuzzer targets (make fuzz): clang and its fuzzer/sanitizer runtimes
+        clang libclang-rt-14-dev
         # ss, pgrep and ps in the harness and tests; jq reads zetl's JSON output in tests
         iproute2 procps jq
         # GNU time: peak memory in make bench
