@@ -191,6 +191,11 @@ check "SIGTERM logs the stop" grep -q "stopped by signal" "$work/run1.log"
 "$zetl" run chaos --once --log-format json 2>"$work/json.log" >/dev/null
 check "--log-format json writes JSON lines" jq -e -s 'length > 0 and all(.[]; .level and .msg and .ts)' "$work/json.log"
 
+# ---- the example filter file parses -------------------------------------
+"$zetl" create-integration --integration-name example-filters --source "jsonl:$work/empty.jsonl" \
+        --target null: --filter-file "$root/examples/filters.conf" >/dev/null 2>&1
+check "examples/filters.conf is accepted" test $? -eq 0
+
 # ---- delete -------------------------------------------------------------
 "$zetl" delete-integration --integration-identifier demo-1 >/dev/null 2>&1
 check "delete-integration exits 0" test $? -eq 0
