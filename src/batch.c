@@ -458,3 +458,45 @@ int32_t zetl_batch_old_key_row(const struct zetl_batch *b, uint32_t r)
 {
         return b->old_key ? b->old_key[r] : -1;
 }
+
+static bool cell_equal(const struct zetl_batch *a, uint32_t ra, const struct zetl_batch *b,
+                       uint32_t rb, int col)
+{
+        enum zetl_type t = a->schema->cols[col].type;
+        bool na = zetl_batch_is_null(a, col, ra), nb = zetl_batch_is_null(b, col, rb);
+        size_t la, lb, w;
+
+        if (na || nb)
+                return na && nb;
+        switch (zetl_type_storage(t)) {
+        case ZETL_ST_BIT:
+                return zetl_batch_get_bool(a, col, ra) == zetl_batch_get_bool(b, col, rb);
+        case ZETL_ST_FIXED:
+                w = zetl_type_width(t);
+                return memcmp(a->cols[col].values + (size_t)ra * w,
+                              b->cols[col].values + (size_t)rb * w, w) == 0;
+        case ZETL_ST_VAR: {
+                const uint8_t *pa = zetl_batch_get_var(a, col, ra, &la);
+                const uint8_t *pb = zetl_batch_get_var(b, col, rb, &lb);
+                return la == lb && (la == 0 || memcmp(pa, pb, la) == 0);
+        }
+        }
+        return false;
+}
+
+bool zetl_batch_keys_equal(const struct zetl_batch *a, uint32_t ra, const struct zetl_batch *b,
+                           uint32_t rb)
+{
+        for (int c = 0; c < a->schema->ncols; c++)
+                if (a->schema->cols[c].key_pos > 0 && !cell_equal(a, ra, b, rb, c))
+                        return false;
+        return true;
+}
+
+void zetl_batch_old_key_drop(struct zetl_batch *b)
+{
+        if (b->old && b->old->cur >= 0)
+                zetl_batch_row_abort(b->old);
+        if (b->old_key && b->cur >= 0)
+                b->old_key[b->cur] = -1;
+}

@@ -9,12 +9,14 @@
 
 extern const struct zetl_source_ops zetl_jsonl_source;
 extern const struct zetl_source_ops zetl_pg_source;
+extern const struct zetl_source_ops zetl_my_source;
 extern const struct zetl_sink_ops zetl_jsonl_sink;
 extern const struct zetl_sink_ops zetl_null_sink;
 
 static const struct zetl_source_ops *const sources[] = {
         &zetl_jsonl_source,
         &zetl_pg_source,
+        &zetl_my_source,
         NULL,
 };
 

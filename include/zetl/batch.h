@@ -134,6 +134,12 @@ double zetl_batch_get_f64(const struct zetl_batch *b, int col, uint32_t r);
 const uint8_t *zetl_batch_get_uuid(const struct zetl_batch *b, int col, uint32_t r);
 /* Var-length value: pointer and length (not NUL-terminated). */
 const uint8_t *zetl_batch_get_var(const struct zetl_batch *b, int col, uint32_t r, size_t *len);
+/* True when rows ra of a and rb of b (the same table) have equal primary
+ * keys: every key column both NULL, or both set to the same bytes. */
+bool zetl_batch_keys_equal(const struct zetl_batch *a, uint32_t ra, const struct zetl_batch *b,
+                           uint32_t rb);
+/* Drop the old key begun for the row being built (it turned out unchanged). */
+void zetl_batch_old_key_drop(struct zetl_batch *b);
 /* Row of b->old holding row r's old key, or -1. */
 int32_t zetl_batch_old_key_row(const struct zetl_batch *b, uint32_t r);
 

@@ -1,0 +1,214 @@
+/*
+ * The MySQL/MariaDB source (mysql://... or mariadb://...): a consistent
+ * snapshot whose binlog coordinates are known exactly (MariaDB:
+ * START TRANSACTION WITH CONSISTENT SNAPSHOT and binlog_snapshot_*, no lock;
+ * MySQL: a short FLUSH TABLES WITH READ LOCK), read table by table with
+ * bounded memory, then the binlog from those coordinates (my_stream.c).
+ * There is nothing to create on the server: set-up only checks the
+ * prerequisites and prints the statements that fix what is wrong.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <mysql.h>
+
+#include "my_snapshot.h"
+#include "my_source.h"
+#include "zetl/log.h"
+#include "zetl/source.h"
+
+static int mys_parse(const char *uri, struct zetl_err *err)
+{
+        struct my_conn_params p = { 0 };
+        int rc = my_conn_parse(uri, &p, err);
+
+        my_conn_params_free(&p);
+        return rc;
+}
+
+static void mys_close(void *priv)
+{
+        struct my_src *s = priv;
+
+        my_binlog_close(s->bl);
+        my_conn_close(s->conn);
+        my_tables_free(s);
+        my_conn_params_free(&s->params);
+        memset(s, 0, sizeof(*s));
+}
+
+static int connect_sql(struct my_src *s, const struct zetl_conn_cfg *cfg, struct zetl_err *err)
+{
+        struct my_server_info info;
+        int rc;
+
+        s->cfg = cfg;
+        if ((rc = my_conn_parse(cfg->uri, &s->params, err)) ||
+            (rc = my_conn_open(&s->params, &s->conn, err)) ||
+            (rc = my_server_info(s->conn, &info, err)))
+                return rc;
+        s->flavor = info.flavor;
+        return 0;
+}
+
+static int mys_setup(void *priv, const struct zetl_conn_cfg *cfg, struct zetl_err *err)
+{
+        struct my_src *s = priv;
+        struct my_setup_report *r = calloc(1, sizeof(*r));
+        char *text = malloc(8192);
+        int rc;
+
+        if (!r || !text) {
+                rc = zetl_err_set(err, ZETL_ENOMEM, ZETL_ERRC_FATAL, "out of memory");
+                goto out;
+        }
+        if ((rc = connect_sql(s, cfg, err)) || (rc = my_setup_check(s->conn, r, err)))
+                goto out;
+        my_setup_format(r, text, 8192);
+        if (r->nfail > 0) {
+                rc = zetl_err_set(err, ZETL_EINVAL, ZETL_ERRC_CONFIG,
+                                  "the source is not ready for binlog replication:\n%s", text);
+                goto out;
+        }
+        if (r->nwarn > 0)
+                zlog_warn("the source works, with these consequences:\n%s", text);
+out:
+        free(r);
+        free(text);
+        mys_close(s);
+        return rc;
+}
+
+static int mys_teardown(void *priv, const struct zetl_conn_cfg *cfg, struct zetl_err *err)
+{
+        (void)priv;
+        (void)cfg;
+        (void)err;
+        return 0; /* nothing was created on the server */
+}
+
+static int mys_open(void *priv, const struct zetl_conn_cfg *cfg, struct zetl_err *err)
+{
+        return connect_sql(priv, cfg, err);
+}
+
+struct snap_emit {
+        struct zetl_emitter *em;
+};
+
+static int hand_on(void *arg, struct zetl_batch *b, struct zetl_err *err)
+{
+        return zetl_emit_batch(((struct snap_emit *)arg)->em, b, err);
+}
+
+/* One table of the snapshot: described, announced, emptied, copied. */
+static int snapshot_table(struct my_src *s, struct zetl_emitter *em, const char *db,
+                          const char *table, struct zetl_err *err)
+{
+        struct my_tbl *t = calloc(1, sizeof(*t));
+        struct snap_emit se = { em };
+        uint64_t rows = 0;
+        int rc;
+
+        if (!t)
+                return zetl_err_set(err, ZETL_ENOMEM, ZETL_ERRC_FATAL, "out of memory");
+        zetl_table_id_set(&t->id, db, "", table);
+        t->next = s->tables;
+        s->tables = t;
+        if ((rc = my_snapshot_describe(s->conn, s->flavor, db, table, &t->tm, err)) ||
+            (rc = my_snapshot_schema(&t->tm, &t->schema, err)))
+                return zetl_err_prefix(err, "table %s.%s: ", db, table);
+        if (t->schema->nkeys == 0) {
+                char msg[ZETL_ERR_MSG_MAX];
+                snprintf(msg, sizeof(msg),
+                         "no primary key: its changes cannot be applied by key. Fix: ALTER TABLE "
+                         "`%.100s`.`%.100s` ADD PRIMARY KEY (...); then resync",
+                         db, table);
+                zetl_emit_table_error(em, &t->id, msg);
+                t->failed = true;
+                return 0;
+        }
+        if ((rc = zetl_emit_schema(em, t->schema, err)) ||
+            (rc = zetl_emit_snapshot_table(em, t->schema, err)) ||
+            (rc = my_snapshot_table(s->conn, &t->tm, t->schema, NULL, hand_on, &se, &rows, err)))
+                return rc;
+        zetl_emit_progress(em, &t->id, (int64_t)rows, (int64_t)rows);
+        return 0;
+}
+
+static int snapshot(struct my_src *s, struct zetl_emitter *em, struct my_binlog_pos *pos,
+                    struct zetl_err *err)
+{
+        int rc;
+        MYSQL_RES *res;
+        MYSQL_ROW row;
+        char text[ZETL_POS_TOKEN_MAX];
+
+        if ((rc = my_snapshot_start(s->conn, MY_SNAPSHOT_AUTO, pos, err)))
+                return rc;
+        if (mysql_query(s->conn, "SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES "
+                                 "WHERE TABLE_TYPE = 'BASE TABLE' AND TABLE_SCHEMA NOT IN "
+                                 "('mysql', 'information_schema', 'performance_schema', 'sys') "
+                                 "ORDER BY 1, 2") ||
+            !(res = mysql_store_result(s->conn))) {
+                rc = my_conn_error(s->conn, "listing tables", err);
+                goto out;
+        }
+        while ((row = mysql_fetch_row(res)) && rc == 0) {
+                struct zetl_table_id id;
+                if (zetl_table_id_set(&id, row[0], "", row[1]) || !zetl_emit_wants(em, &id))
+                        continue;
+                rc = snapshot_table(s, em, row[0], row[1], err);
+        }
+        mysql_free_result(res);
+        if (rc)
+                goto out;
+        my_binlog_pos_format(pos, text, sizeof(text));
+        struct zetl_position p = { 0 };
+        if (my_binlog_order(pos->file, pos->offset, &p.order)) {
+                rc = zetl_err_set(err, ZETL_EPROTO, ZETL_ERRC_FATAL, "bad binlog file name %s",
+                                  pos->file);
+                goto out;
+        }
+        zetl_pos_set(&p, p.order, text);
+        rc = zetl_emit_snapshot_done(em, &p, err);
+        zlog_info("initial sync consistent at %s", text);
+out : {
+        struct zetl_err e2;
+        my_exec(s->conn, "COMMIT", "ending the snapshot", &e2);
+}
+        return rc;
+}
+
+static int mys_run(void *priv, struct zetl_emitter *em, const struct zetl_resume *resume,
+                   struct zetl_err *err)
+{
+        struct my_src *s = priv;
+        struct my_binlog_pos start;
+        int rc;
+
+        if (!resume->snapshot_done) {
+                if ((rc = snapshot(s, em, &start, err)))
+                        return rc;
+        } else if ((rc = my_binlog_pos_parse(resume->pos.token, &start, err))) {
+                return rc;
+        }
+        return my_stream_run(s, em, &start, err);
+}
+
+static const char *const my_schemes[] = { "mysql", "mariadb", NULL };
+
+const struct zetl_source_ops zetl_my_source = {
+        .name = "mysql",
+        .schemes = my_schemes,
+        .caps = ZETL_SRC_SNAPSHOT | ZETL_SRC_STREAM,
+        .priv_size = sizeof(struct my_src),
+        .filter_dialect = ZETL_FILTER_MYSQL,
+        .parse = mys_parse,
+        .setup = mys_setup,
+        .teardown = mys_teardown,
+        .open = mys_open,
+        .run = mys_run,
+        .close = mys_close,
+};
