@@ -302,10 +302,15 @@ static int on_query(struct my_src *s, struct my_stream *st, const struct my_even
                                 name[k++] = q[i];
                 name[k] = '\0';
                 const char *dot = strchr(name, '.');
-                snprintf(db, sizeof(db), "%s", dot ? name : ev->u.query.schema);
-                if (dot)
-                        db[dot - name] = '\0';
-                snprintf(tbl, sizeof(tbl), "%s", dot ? dot + 1 : name);
+                const char *dbsrc = dot ? name : ev->u.query.schema;
+                size_t dl = dot ? (size_t)(dot - name) : strlen(dbsrc);
+                const char *tsrc = dot ? dot + 1 : name;
+                size_t tl = strlen(tsrc);
+                if (dl >= sizeof(db) || tl >= sizeof(tbl))
+                        return 0; /* not a name zetl can hold: no table of ours */
+                memcpy(db, dbsrc, dl);
+                db[dl] = '\0';
+                memcpy(tbl, tsrc, tl + 1);
                 struct my_tbl *t = tbl_by_name(s, db, tbl);
                 uint64_t pos = 0;
                 int rc;
