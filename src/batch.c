@@ -500,3 +500,34 @@ void zetl_batch_old_key_drop(struct zetl_batch *b)
         if (b->old_key && b->cur >= 0)
                 b->old_key[b->cur] = -1;
 }
+
+int zetl_batch_copy_cell(struct zetl_batch *dst, int col, const struct zetl_batch *src,
+                         uint32_t srow, struct zetl_err *e)
+{
+        enum zetl_type t = dst->schema->cols[col].type;
+        struct zetl_vec *v = &dst->cols[col];
+        uint32_t r = cur_row(dst);
+        size_t len, w;
+
+        if (v->unchanged)
+                bit_clear(v->unchanged, r);
+        if (zetl_batch_is_null(src, col, srow)) {
+                zetl_batch_set_null(dst, col);
+                return 0;
+        }
+        switch (zetl_type_storage(t)) {
+        case ZETL_ST_BIT:
+                zetl_batch_set_bool(dst, col, zetl_batch_get_bool(src, col, srow));
+                return 0;
+        case ZETL_ST_FIXED:
+                w = zetl_type_width(t);
+                memcpy(v->values + (size_t)r * w, src->cols[col].values + (size_t)srow * w, w);
+                bit_set(v->validity, r);
+                return 0;
+        case ZETL_ST_VAR: {
+                const uint8_t *p = zetl_batch_get_var(src, col, srow, &len);
+                return zetl_batch_set_var(dst, col, p, len, e);
+        }
+        }
+        return 0;
+}

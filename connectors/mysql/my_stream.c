@@ -204,12 +204,19 @@ static int on_rows(struct my_src *s, struct my_stream *st, const struct my_event
                         rc = my_decode_row(b, &t->tm, after.cols, &p, after.p + after.len, false,
                                            err);
                 }
-                /* An update whose key changed carries the old key. */
+                /* An update whose key changed carries the old key. A partial
+                 * (MINIMAL) after image leaves out key columns that did not
+                 * change: they come from the before image. */
                 if (!rc && re.op == ZETL_OP_UPDATE && before.p &&
                     !(rc = zetl_batch_old_key_begin(b, err))) {
                         p = before.p;
                         rc = my_decode_row(b->old, &t->tm, before.cols, &p, before.p + before.len,
                                            true, err);
+                        for (int c = 0; !rc && c < t->schema->ncols; c++)
+                                if (t->schema->cols[c].key_pos > 0 &&
+                                    zetl_batch_is_unchanged(b, c, (uint32_t)b->cur))
+                                        rc = zetl_batch_copy_cell(b, c, b->old,
+                                                                  (uint32_t)b->old->cur, err);
                         if (!rc && zetl_batch_keys_equal(b, (uint32_t)b->cur, b->old,
                                                          (uint32_t)b->old->cur))
                                 zetl_batch_old_key_drop(b); /* same key: none needed */

@@ -138,6 +138,10 @@ const uint8_t *zetl_batch_get_var(const struct zetl_batch *b, int col, uint32_t 
  * keys: every key column both NULL, or both set to the same bytes. */
 bool zetl_batch_keys_equal(const struct zetl_batch *a, uint32_t ra, const struct zetl_batch *b,
                            uint32_t rb);
+/* Set cell col of the row being built in dst from row srow of src (same
+ * column type), clearing its unchanged mark. Returns 0 or an error. */
+int zetl_batch_copy_cell(struct zetl_batch *dst, int col, const struct zetl_batch *src,
+                         uint32_t srow, struct zetl_err *e);
 /* Drop the old key begun for the row being built (it turned out unchanged). */
 void zetl_batch_old_key_drop(struct zetl_batch *b);
 /* Row of b->old holding row r's old key, or -1. */

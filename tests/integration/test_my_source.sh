@@ -76,7 +76,14 @@ UPDATE orders SET name = 'café 日本 🦊' WHERE id = 7;
 TRUNCATE TABLE trunc_me;
 INSERT INTO trunc_me VALUES (3);
 SQL
-sleep 0.5
+# A partial row image (binlog_row_image=MINIMAL): absent columns are unchanged.
+sql "$db" -e "SET SESSION binlog_row_image = 'MINIMAL'; UPDATE orders SET qty = 4242 WHERE id = 8;"
+# A server restart mid-stream: zetl reconnects with backoff and resumes.
+bash "$root/tests/harness/servers.sh" restart "$ZETL_TEST_DIR" mysql >"$work/restart.log" 2>&1
+check "the server restarted" test $? -eq 0
+sql "$db" -e "UPDATE orders SET name = 'after restart' WHERE id BETWEEN 10 AND 19"
+sleep 2.5
+check "the run reconnected after the restart" grep -q "retrying in" "$work/run.log"
 { kill -9 "$runner" && wait "$runner"; } 2>/dev/null
 runner=
 sql "$db" -e "INSERT INTO orders (id, name, qty) SELECT seq, 'after kill', 1 FROM seq_300000_to_300199"
@@ -104,6 +111,8 @@ check "orders: the target equals the source, $rows rows compared" cmp -s "$work/
 cmp -s "$work/orders.my" "$work/orders.zetl" || diff "$work/orders.my" "$work/orders.zetl" | head -6
 any() { jq -n -e "[inputs | select($1)] | length > 0" "$work/out.jsonl" >/dev/null; }
 check "a key change carries the old key" any '.type == "change" and .old_key.id != null and .old_key.id != .row.id'
+check "a MINIMAL image arrives with its other columns unchanged" \
+        any '.type == "change" and .row.id == 8 and .row.qty == 4242 and ((.unchanged // []) | index("name")) != null'
 check "non-ASCII text arrives intact" any '.type == "change" and .row.id == 7 and .row.name == "café 日本 🦊"'
 check "TRUNCATE reaches the target" any '.type == "truncate" and .table[2] == "trunc_me" and .pos != "0"'
 check "after TRUNCATE the target holds what the source holds" \
