@@ -8,6 +8,9 @@
 #     with pgoutput protocol 1 (zetl's default; target: zetl <= 1.1x) and 2
 #     (large transactions streamed while running; zetl spills and applies at
 #     commit).
+#   MariaDB streaming: 1M binlog rows (one transaction) decoded by zetl into
+#     null: vs mariadb-binlog --read-from-remote-server --raw fetching the
+#     same binlog range (target: zetl <= 2x).
 #   PostgreSQL initial sync: 1M rows into null: (default 2 workers, the table
 #     split into page ranges) vs one COPY ... TO STDOUT
 #     (FORMAT binary) to /dev/null (target: <= 1.3x).
@@ -25,7 +28,7 @@ cleanup() {
         rm -rf "$dir"
 }
 trap cleanup EXIT
-bash tests/harness/servers.sh start "$dir/servers" pg >/dev/null
+bash tests/harness/servers.sh start "$dir/servers" all >/dev/null
 set -a
 . "$dir/servers/env"
 set +a
@@ -79,3 +82,24 @@ read -r t_copy m_copy < <(measure psql "$uri" -XAtc "COPY bench_sync TO STDOUT (
 read -r t_snap m_snap < <(measure "$zetl" run bench-sync --once)
 echo "snapshot   COPY binary ${t_copy}s  zetl ${t_snap}s  ratio $(ratio "$t_snap" "$t_copy") (target <= 1.30)  zetl peak $((m_snap / 1024)) MiB"
 "$zetl" delete-integration --integration-identifier bench-sync >/dev/null 2>&1
+
+# ---- MariaDB streaming ----------------------------------------------------------
+my() { mariadb --defaults-file="$ZETL_TEST_MY_CNF" -N -B "$@"; }
+my -e "CREATE DATABASE IF NOT EXISTS bench; CREATE TABLE bench.rows_b (id BIGINT PRIMARY KEY, a INT, b VARCHAR(40), c DECIMAL(12,2), d DATETIME(6))"
+"$zetl" create-integration --integration-name bench-my --source "${ZETL_TEST_MY_URI%/*}/bench" --target null: \
+        --data-filter "include: bench.*" >/dev/null 2>&1
+"$zetl" run bench-my --once >/dev/null 2>&1 # the (empty) snapshot: streaming starts here
+read -r file start < <(my -e "SHOW MASTER STATUS" | awk '{ print $1, $2 }')
+my bench -e "INSERT INTO rows_b SELECT seq, seq % 1000, CONCAT('row ', seq), seq * 0.01, NOW(6) FROM seq_1_to_$rows"
+mkdir -p "$dir/raw"
+read -r t_raw m_raw < <(measure mariadb-binlog --read-from-remote-server --raw --host=127.0.0.1 \
+        --port="$ZETL_TEST_MY_PORT" --user=zetl --password=zetl-test-pw --start-position="$start" \
+        --result-file="$dir/raw/" "$file")
+read -r t_my m_my < <(measure "$zetl" run bench-my --once)
+# zetl's fixed cost (start, catalog, two connections, the dump's set-up,
+# checkpoint fsyncs), measured by a run with nothing to do.
+read -r t_idle _ < <(measure "$zetl" run bench-my --once)
+raw_mb=$(du -sm "$dir/raw" | cut -f1)
+echo "mariadb    mariadb-binlog --raw ${t_raw}s (${raw_mb} MB)  zetl ${t_my}s  ratio $(ratio "$t_my" "$t_raw") (target <= 2.00)  zetl peak $((m_my / 1024)) MiB"
+echo "           zetl with nothing to do ${t_idle}s; decoding alone $(awk -v a="$t_my" -v b="$t_idle" 'BEGIN { printf "%.2f", a - b }')s = $(awk -v a="$t_my" -v b="$t_idle" -v r="$rows" 'BEGIN { d = a - b; printf "%.1f", (d > 0 ? r / d / 1e6 : 0) }')M rows/s"
+"$zetl" delete-integration --integration-identifier bench-my >/dev/null 2>&1
