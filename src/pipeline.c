@@ -400,6 +400,10 @@ int zetl_pipeline_run(const struct zetl_pipeline_ctx *ctx, struct zetl_err *err)
                 free(st.last_error);
                 st.last_error = strdup(err->msg);
                 st.state = err->cls == ZETL_ERRC_TRANSIENT ? st.state : ZETL_STATE_FAILED;
+                /* The source's position is gone (a purged binlog, a dropped
+                 * slot): nothing is corrupt, the integration needs a resync. */
+                if (ss.rc == ZETL_ENOTFOUND && !ks.rc)
+                        st.state = ZETL_STATE_NEEDS_ATTENTION;
         }
         st.pid = 0;
         status_write(&ks, true);
