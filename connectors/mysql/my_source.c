@@ -129,6 +129,9 @@ static int snapshot_table(struct my_src *s, struct zetl_emitter *em, const char 
                 t->failed = true;
                 return 0;
         }
+        /* Column identities, kept through later renames (my_stream.c). */
+        for (int i = 0; i < t->schema->ncols; i++)
+                t->schema->cols[i].source_id = my_colid(t, t->schema->cols[i].name);
         if ((rc = zetl_emit_schema(em, t->schema, err)) ||
             (rc = zetl_emit_snapshot_table(em, t->schema, err)) ||
             (rc = my_snapshot_table(s->conn, &t->tm, t->schema, NULL, hand_on, &se, &rows, err)))

@@ -23,8 +23,17 @@ struct my_tbl {
         struct zetl_schema *schema; /* reference; NULL when it could not be built */
         bool excluded;              /* not selected by the table filter */
         bool failed;                /* needs_attention: its rows are skipped */
+        /* Column identities (source_id) by name, kept through RENAME/CHANGE
+         * COLUMN statements so the core tells a rename from a drop and add. */
+        char **colnames;
+        uint32_t *colids;
+        int ncolids;
+        uint32_t next_id;
         struct my_tbl *next;
 };
+
+/* The identity of column name of t (a new one the first time a name is seen). */
+uint32_t my_colid(struct my_tbl *t, const char *name);
 
 #define MY_GTID_DOMAINS 16
 

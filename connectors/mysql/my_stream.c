@@ -42,6 +42,10 @@ void my_tables_free(struct my_src *s)
                 my_table_map_free(&t->tm);
                 if (t->schema)
                         zetl_schema_unref(t->schema);
+                for (int i = 0; i < t->ncolids; i++)
+                        free(t->colnames[i]);
+                free(t->colnames);
+                free(t->colids);
                 free(t);
         }
         s->tables = NULL;
@@ -75,9 +79,55 @@ int my_table_from_catalog(struct my_src *s, struct zetl_emitter *em, const char 
         return zetl_emit_schema(em, t->schema, err);
 }
 
+uint32_t my_colid(struct my_tbl *t, const char *name)
+{
+        for (int i = 0; i < t->ncolids; i++)
+                if (strcmp(t->colnames[i], name) == 0)
+                        return t->colids[i];
+        char **n = realloc(t->colnames, (size_t)(t->ncolids + 1) * sizeof(*n));
+        if (!n)
+                return 0;
+        t->colnames = n;
+        uint32_t *ids = realloc(t->colids, (size_t)(t->ncolids + 1) * sizeof(*ids));
+        if (!ids)
+                return 0;
+        t->colids = ids;
+        if (!(t->colnames[t->ncolids] = strdup(name)))
+                return 0;
+        t->colids[t->ncolids] = ++t->next_id;
+        return t->colids[t->ncolids++];
+}
+
+static void colid_rename(struct my_tbl *t, const char *from, const char *to)
+{
+        for (int i = 0; i < t->ncolids; i++) {
+                if (strcasecmp(t->colnames[i], from) == 0) {
+                        char *n = strdup(to);
+                        if (n) {
+                                free(t->colnames[i]);
+                                t->colnames[i] = n;
+                        }
+                        return;
+                }
+        }
+}
+
+static void colid_drop(struct my_tbl *t, const char *name)
+{
+        for (int i = 0; i < t->ncolids; i++) {
+                if (strcasecmp(t->colnames[i], name) == 0) {
+                        free(t->colnames[i]);
+                        t->colnames[i] = t->colnames[--t->ncolids];
+                        t->colids[i] = t->colids[t->ncolids];
+                        return;
+                }
+        }
+}
+
 /* The schema of a TABLE_MAP (every column named, else NULL with the reason). */
-static struct zetl_schema *map_schema(const struct my_table_map *tm, const struct zetl_table_id *id,
-                                      char *why, size_t whylen, struct zetl_err *err)
+static struct zetl_schema *map_schema(struct my_tbl *t, const struct my_table_map *tm,
+                                      const struct zetl_table_id *id, char *why, size_t whylen,
+                                      struct zetl_err *err)
 {
         struct zetl_schema *sch = zetl_schema_new(id, tm->ncols);
 
@@ -99,7 +149,7 @@ static struct zetl_schema *map_schema(const struct my_table_map *tm, const struc
                                  "'FULL';) and resync");
                         goto fail;
                 }
-                c.source_id = 0;
+                c.source_id = my_colid(t, c.name);
                 if (zetl_schema_set_col(sch, i, &c)) {
                         zetl_err_set(err, ZETL_ENOMEM, ZETL_ERRC_FATAL, "out of memory");
                         zetl_schema_unref(sch);
@@ -154,7 +204,7 @@ static int on_table_map(struct my_src *s, struct my_stream *st, const struct my_
         t->excluded = !zetl_emit_wants(st->em, &id);
         if (t->excluded || t->failed)
                 return 0;
-        struct zetl_schema *sch = map_schema(&t->tm, &id, why, sizeof(why), err);
+        struct zetl_schema *sch = map_schema(t, &t->tm, &id, why, sizeof(why), err);
         if (!sch) {
                 if (!why[0])
                         return err->code;
@@ -271,6 +321,139 @@ static int emit_position(struct my_stream *st, const char *file, uint64_t next, 
         return zetl_emit_commit(st->em, &p, err);
 }
 
+/* The next token of q[*i, n): an identifier or word (backquotes removed,
+ * `` kept as one), returning 1, or one other character, returning 2; 0 at
+ * the end. */
+static int next_tok(const char *q, size_t n, size_t *i, char *out, size_t len)
+{
+        size_t k = 0;
+
+        while (*i < n && isspace((unsigned char)q[*i]))
+                (*i)++;
+        if (*i >= n)
+                return 0;
+        if (q[*i] == '`') {
+                for ((*i)++; *i < n; (*i)++) {
+                        if (q[*i] == '`' && !(*i + 1 < n && q[*i + 1] == '`'))
+                                break;
+                        if (q[*i] == '`')
+                                (*i)++;
+                        if (k + 1 < len)
+                                out[k++] = q[*i];
+                }
+                (*i)++;
+                out[k] = '\0';
+                return 1;
+        }
+        if (isalnum((unsigned char)q[*i]) || q[*i] == '_' || q[*i] == '$' ||
+            (unsigned char)q[*i] >= 0x80) {
+                while (*i < n && (isalnum((unsigned char)q[*i]) || q[*i] == '_' || q[*i] == '$' ||
+                                  (unsigned char)q[*i] >= 0x80)) {
+                        if (k + 1 < len)
+                                out[k++] = q[*i];
+                        (*i)++;
+                }
+                out[k] = '\0';
+                return 1;
+        }
+        out[0] = q[(*i)++];
+        out[1] = '\0';
+        return 2;
+}
+
+#define CLAUSE_TOKS 6
+
+/* One ALTER TABLE clause's first tokens: renames and drops of columns keep
+ * the column identities (my_colid) right. */
+static void alter_clause(struct my_tbl *t, char tok[CLAUSE_TOKS][ZETL_NAME_MAX], int ntok)
+{
+        int k = 1;
+
+        if (ntok >= 5 && strcasecmp(tok[0], "RENAME") == 0 && strcasecmp(tok[1], "COLUMN") == 0 &&
+            strcasecmp(tok[3], "TO") == 0) {
+                colid_rename(t, tok[2], tok[4]);
+                return;
+        }
+        if (ntok >= 3 && strcasecmp(tok[0], "CHANGE") == 0) {
+                if (strcasecmp(tok[k], "COLUMN") == 0)
+                        k++;
+                if (k + 1 < ntok && strcasecmp(tok[k], "IF") == 0 &&
+                    strcasecmp(tok[k + 1], "EXISTS") == 0)
+                        k += 2;
+                if (k + 1 < ntok && strcasecmp(tok[k], tok[k + 1]) != 0)
+                        colid_rename(t, tok[k], tok[k + 1]);
+                return;
+        }
+        if (ntok >= 2 && strcasecmp(tok[0], "DROP") == 0) {
+                static const char *const not_columns[] = { "INDEX",     "KEY",        "PRIMARY",
+                                                           "FOREIGN",   "CONSTRAINT", "CHECK",
+                                                           "PARTITION", "SYSTEM",     NULL };
+                for (const char *const *w = not_columns; *w; w++)
+                        if (strcasecmp(tok[1], *w) == 0)
+                                return;
+                if (strcasecmp(tok[k], "COLUMN") == 0)
+                        k++;
+                if (k + 1 < ntok && strcasecmp(tok[k], "IF") == 0 &&
+                    strcasecmp(tok[k + 1], "EXISTS") == 0)
+                        k += 2;
+                if (k < ntok)
+                        colid_drop(t, tok[k]);
+        }
+}
+
+/* ALTER [ONLINE|IGNORE] TABLE [db.]t clause, clause...: see alter_clause. */
+static void on_alter(struct my_src *s, const char *q, size_t n, size_t i, const char *defdb)
+{
+        char tok[CLAUSE_TOKS][ZETL_NAME_MAX], a[ZETL_NAME_MAX], b[ZETL_NAME_MAX];
+        int kind, ntok = 0, depth = 0;
+        struct my_tbl *t;
+
+        do {
+                if (!next_tok(q, n, &i, a, sizeof(a)))
+                        return;
+        } while (strcasecmp(a, "TABLE") != 0 &&
+                 (strcasecmp(a, "ONLINE") == 0 || strcasecmp(a, "IGNORE") == 0));
+        if (strcasecmp(a, "TABLE") != 0 || next_tok(q, n, &i, a, sizeof(a)) != 1)
+                return;
+        size_t save = i;
+        if (next_tok(q, n, &i, b, sizeof(b)) == 2 && b[0] == '.') {
+                if (next_tok(q, n, &i, b, sizeof(b)) != 1)
+                        return;
+                t = tbl_by_name(s, a, b);
+        } else {
+                i = save;
+                t = tbl_by_name(s, defdb, a);
+        }
+        if (!t)
+                return; /* not mapped yet: its next TABLE_MAP names its columns */
+        while ((kind = next_tok(q, n, &i, a, sizeof(a))) != 0) {
+                if (kind == 2 && (a[0] == '(' || a[0] == '\'' || a[0] == '"')) {
+                        if (a[0] == '(') {
+                                depth++;
+                                continue;
+                        }
+                        /* skip a quoted string */
+                        char quote = a[0];
+                        while (i < n && q[i] != quote)
+                                i += q[i] == '\\' ? 2 : 1;
+                        i++;
+                        continue;
+                }
+                if (kind == 2 && a[0] == ')') {
+                        depth--;
+                        continue;
+                }
+                if (depth == 0 && kind == 2 && a[0] == ',') {
+                        alter_clause(t, tok, ntok);
+                        ntok = 0;
+                        continue;
+                }
+                if (depth == 0 && ntok < CLAUSE_TOKS)
+                        snprintf(tok[ntok++], ZETL_NAME_MAX, "%s", a);
+        }
+        alter_clause(t, tok, ntok);
+}
+
 /* TRUNCATE [TABLE] [db.]name: the table, else nothing. */
 static int on_query(struct my_src *s, struct my_stream *st, const struct my_event *ev,
                     struct zetl_err *err)
@@ -328,7 +511,10 @@ static int on_query(struct my_src *s, struct my_stream *st, const struct my_even
                     (rc = zetl_emit_truncate(st->em, t->schema, pos, err)))
                         return rc;
         } else if (w > 0) {
-                /* Other DDL: the next TABLE_MAP of the table carries its new shape. */
+                /* Other DDL: the next TABLE_MAP of the table carries its new
+                 * shape; renames and drops of columns keep identities right. */
+                if (strcmp(word, "ALTER") == 0)
+                        on_alter(s, q, n, i, ev->u.query.schema);
                 zlog_info("DDL at %s:%llu: %.*s", ev->file, (unsigned long long)ev->start_pos,
                           (int)(n > 200 ? 200 : n), q);
         }

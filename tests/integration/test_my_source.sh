@@ -73,11 +73,15 @@ sql "$db" <<'SQL' || echo "the DDL/DML batch failed"
 ALTER TABLE orders ADD COLUMN extra INT;
 UPDATE orders SET extra = 6 WHERE id = 5;
 UPDATE orders SET name = 'café 日本 🦊' WHERE id = 7;
+ALTER TABLE orders RENAME COLUMN note TO memo;
+UPDATE orders SET memo = 'renamed' WHERE id = 8;
+ALTER TABLE orders CHANGE COLUMN qty quantity INT;
+UPDATE orders SET quantity = 77 WHERE id = 10;
 TRUNCATE TABLE trunc_me;
 INSERT INTO trunc_me VALUES (3);
 SQL
 # A partial row image (binlog_row_image=MINIMAL): absent columns are unchanged.
-sql "$db" -e "SET SESSION binlog_row_image = 'MINIMAL'; UPDATE orders SET qty = 4242 WHERE id = 8;"
+sql "$db" -e "SET SESSION binlog_row_image = 'MINIMAL'; UPDATE orders SET quantity = 4242 WHERE id = 8;"
 # A server restart mid-stream: zetl reconnects with backoff and resumes.
 bash "$root/tests/harness/servers.sh" restart "$ZETL_TEST_DIR" mysql >"$work/restart.log" 2>&1
 check "the server restarted" test $? -eq 0
@@ -93,8 +97,11 @@ check "run --once after a kill -9 exits 0" test $? -eq 0
 replay() {
         jq -n --arg t "$1" --argjson keys "$2" '
           def k($o): [$keys[] as $c | $o[$c] | tostring] | join("|");
-          reduce (inputs | select((.type == "change" or .type == "truncate") and .table[2] == $t)) as $l ({};
+          reduce (inputs | select((.type == "change" or .type == "truncate" or .type == "schema") and .table[2] == $t)) as $l ({};
             if $l.type == "truncate" then {}
+            elif $l.type == "schema" then
+              reduce (($l.changes // [])[] | select(.kind == "rename")) as $r (.;
+                map_values(with_entries(if .key == $r.old_column then .key = $r.column else . end)))
             else
               (if $l.old_key then del(.[k($l.old_key)]) else . end)
               | if $l.op == "delete" then del(.[k($l.row)])
@@ -103,16 +110,18 @@ replay() {
                 end
             end)' "$work/out.jsonl"
 }
-replay orders '["id"]' | jq -c 'to_entries | map(.value | {id, name, qty, price, note, extra, e}) | sort_by(.id) | .[]' >"$work/orders.zetl"
-sql "$db" -e "SELECT JSON_OBJECT('id', id, 'name', name, 'qty', qty, 'price', CAST(price AS CHAR),
-        'note', note, 'extra', extra, 'e', e) FROM orders ORDER BY id" | jq -c . >"$work/orders.my"
+replay orders '["id"]' | jq -c 'to_entries | map(.value | {id, name, quantity, price, memo, extra, e}) | sort_by(.id) | .[]' >"$work/orders.zetl"
+sql "$db" -e "SELECT JSON_OBJECT('id', id, 'name', name, 'quantity', quantity, 'price', CAST(price AS CHAR),
+        'memo', memo, 'extra', extra, 'e', e) FROM orders ORDER BY id" | jq -c . >"$work/orders.my"
 rows=$(wc -l <"$work/orders.my")
 check "orders: the target equals the source, $rows rows compared" cmp -s "$work/orders.my" "$work/orders.zetl"
 cmp -s "$work/orders.my" "$work/orders.zetl" || diff "$work/orders.my" "$work/orders.zetl" | head -6
 any() { jq -n -e "[inputs | select($1)] | length > 0" "$work/out.jsonl" >/dev/null; }
 check "a key change carries the old key" any '.type == "change" and .old_key.id != null and .old_key.id != .row.id'
 check "a MINIMAL image arrives with its other columns unchanged" \
-        any '.type == "change" and .row.id == 8 and .row.qty == 4242 and ((.unchanged // []) | index("name")) != null'
+        any '.type == "change" and .row.id == 8 and .row.quantity == 4242 and ((.unchanged // []) | index("name")) != null'
+check "RENAME COLUMN and CHANGE COLUMN arrive as renames" \
+        test "$(jq -c 'select(.type == "schema" and .table[2] == "orders") | (.changes // [])[] | select(.kind == "rename") | [.old_column, .column]' "$work/out.jsonl" | sort -u | tr -d '\n')" = '["note","memo"]["qty","quantity"]'
 check "non-ASCII text arrives intact" any '.type == "change" and .row.id == 7 and .row.name == "café 日本 🦊"'
 check "TRUNCATE reaches the target" any '.type == "truncate" and .table[2] == "trunc_me" and .pos != "0"'
 check "after TRUNCATE the target holds what the source holds" \
