@@ -187,6 +187,47 @@ static int parse_quoted(struct fparser *p, struct filt_part *pt)
         return 0;
 }
 
+#define MAX_REPEATS 16
+
+/* glibc's regcomp grows exponentially with stacked repetition operators
+ * ("a++++": 20 of them take 0.8 GB): refuse them, and more than MAX_REPEATS
+ * repetitions in one regex, before compiling. Returns the reason or NULL. */
+static const char *regex_too_costly(const char *r, size_t len)
+{
+        bool prev_rep = false;
+        int nrep = 0;
+
+        for (size_t i = 0; i < len; i++) {
+                char c = r[i];
+                bool rep = false;
+
+                if (c == '\\') {
+                        i++;
+                } else if (c == '[') {
+                        size_t j = i + 1;
+                        if (j < len && r[j] == '^')
+                                j++;
+                        if (j < len && r[j] == ']')
+                                j++;
+                        while (j < len && r[j] != ']')
+                                j++;
+                        i = j;
+                } else if (c == '*' || c == '+' || c == '?') {
+                        rep = true;
+                } else if (c == '{') {
+                        while (i < len && r[i] != '}')
+                                i++;
+                        rep = true;
+                }
+                if (rep && prev_rep)
+                        return "stacked repetition operators (like a++ or a*{2}) are not supported";
+                if (rep && ++nrep > MAX_REPEATS)
+                        return "more than 16 repetition operators";
+                prev_rep = rep;
+        }
+        return NULL;
+}
+
 /* /regex/: "\/" stands for '/'. The regex is compiled on its own first, so
  * that its errors are the user's and it cannot escape the anchors (/a)|(b/
  * would otherwise become the valid, unanchored "^(a)|(b)$"). */
@@ -221,6 +262,10 @@ static int parse_regex(struct fparser *p, struct filt_part *pt)
         if (backref)
                 return perr(p, start, "bad regex /%.*s/: backreferences are not supported",
                             (int)(i - start - 1), p->text + start + 1);
+        const char *costly = regex_too_costly(p->text + start + 1, i - start - 1);
+        if (costly)
+                return perr(p, start, "bad regex /%.*s/: %s", (int)(i - start - 1),
+                            p->text + start + 1, costly);
         s = malloc(n + 5);
         if (!s)
                 return nomem(p);

@@ -331,6 +331,15 @@ static int parse_hier(const char *text, const char *p, struct zetl_uri *u, struc
                 const char *colon = memchr(p, ':', (size_t)(at - p));
                 const char *uend = colon ? colon : at;
 
+                /* Characters a URI must percent-encode: accepting them raw would
+                 * let a password end where zetl_uri_redact cannot see it end. */
+                for (const char *c = p; c < at; c++)
+                        if ((unsigned char)*c <= ' ' || *c == 0x7f || strchr("\"'`<>", *c))
+                                return zetl_err_set(err, ZETL_EINVAL, ZETL_ERRC_CONFIG,
+                                                    "the user name or password holds a space, "
+                                                    "quote or angle bracket: percent-encode it "
+                                                    "(%%20, %%22, %%27, %%60, %%3C, %%3E)");
+
                 if (uend > p) {
                         rc = decode_part(p, (size_t)(uend - p), &u->user, "user name", err);
                         if (rc)

@@ -20,6 +20,15 @@
 
 static int pgs_parse(const char *uri, struct zetl_err *err)
 {
+        /* A URI (not a keyword/value string) also obeys zetl's URI rules, so
+         * zetl_uri_redact hides its password wherever it is printed. */
+        if (!zetl_is_conninfo(uri)) {
+                struct zetl_uri u;
+                int rc = zetl_uri_parse(uri, &u, err);
+                if (rc)
+                        return rc;
+                zetl_uri_free(&u);
+        }
         char *msg = NULL;
         PQconninfoOption *o = PQconninfoParse(uri, &msg);
         int rc = 0;

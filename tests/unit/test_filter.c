@@ -560,13 +560,45 @@ static void test_file_errors(void **state)
         assert_string_equal(err.msg, "filter file:1:1: expected 'include:' or 'exclude:'");
 }
 
+/* Found by fuzz_filter: stacked repetition operators make glibc's regcomp
+ * take exponential memory (20 '+' took 0.8 GB); they are refused first. */
+static void test_costly_regex_refused(void **state)
+{
+        static const char *const bad[] = {
+                "include: db.public./a++++++++++++++++++++++++/",
+                "include: db.public./a*{2}/",
+                "include: db.public./(a*)+?/",
+                "include: db.public./a*b*c*d*e*f*g*h*i*j*k*l*m*n*o*p*q*/",
+        };
+        (void)state;
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+                struct zetl_filter *f = NULL;
+                struct zetl_err e = { 0 };
+                assert_int_equal(zetl_filter_parse(bad[i], NULL, NULL, ZETL_FILTER_PG, &f, &e),
+                                 ZETL_EINVAL);
+                assert_non_null(strstr(e.msg, "repetition"));
+                assert_null(f);
+        }
+        /* Ordinary repetition is fine, inside brackets too. */
+        struct zetl_filter *f = NULL;
+        assert_int_equal(zetl_filter_parse("include: db.public./a_[*+?]+x*/", NULL, NULL,
+                                           ZETL_FILTER_PG, &f, NULL),
+                         0);
+        zetl_filter_free(f);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_decisions),     cmocka_unit_test(test_no_filter),
-                cmocka_unit_test(test_errors),        cmocka_unit_test(test_bad_regex),
-                cmocka_unit_test(test_pattern_count), cmocka_unit_test(test_pattern_length),
-                cmocka_unit_test(test_file),          cmocka_unit_test(test_file_errors),
+                cmocka_unit_test(test_decisions),
+                cmocka_unit_test(test_no_filter),
+                cmocka_unit_test(test_errors),
+                cmocka_unit_test(test_bad_regex),
+                cmocka_unit_test(test_pattern_count),
+                cmocka_unit_test(test_pattern_length),
+                cmocka_unit_test(test_file),
+                cmocka_unit_test(test_file_errors),
+                cmocka_unit_test(test_costly_regex_refused),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

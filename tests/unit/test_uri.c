@@ -507,14 +507,50 @@ static void test_cfg_opt_int(void **state)
         assert_true(out == 7);
 }
 
+/* Found by fuzz_uri: a password the parser accepted but the redactor could
+ * not see the end of (a space; an '@' followed by a quote) leaked in full.
+ * Such raw characters are now refused: they must be percent-encoded. */
+static void test_userinfo_needs_encoding(void **state)
+{
+        static const char *const bad[] = {
+                "opensearch+https://u:my pass@h",
+                "x-y.z1://u:p@ss'word@h",
+                "postgresql://u:a\"b@h/db",
+                "mysql://u:a<b@h/db",
+        };
+        static const char *const secret[] = { "my pass", "ss'word", "a\"b", "a<b" };
+        char buf[256];
+
+        (void)state;
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+                struct zetl_uri u;
+                struct zetl_err e = { 0 };
+                assert_int_equal(zetl_uri_parse(bad[i], &u, &e), ZETL_EINVAL);
+                assert_int_equal(e.cls, ZETL_ERRC_CONFIG);
+                assert_null(strstr(e.msg, secret[i]));
+        }
+        /* Percent-encoded, the same password parses and is hidden. */
+        struct zetl_uri u;
+        assert_int_equal(zetl_uri_parse("opensearch+https://u:my%20pass@h", &u, NULL), 0);
+        assert_string_equal(u.password, "my pass");
+        zetl_uri_free(&u);
+        zetl_uri_redact("opensearch+https://u:my%20pass@h", buf, sizeof(buf));
+        assert_string_equal(buf, "opensearch+https://u:***@h");
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_parse_table),       cmocka_unit_test(test_param_last_wins),
-                cmocka_unit_test(test_parse_errors),      cmocka_unit_test(test_redact_table),
-                cmocka_unit_test(test_redact_truncation), cmocka_unit_test(test_redact_linear),
-                cmocka_unit_test(test_is_conninfo),       cmocka_unit_test(test_cfg_opt),
+                cmocka_unit_test(test_parse_table),
+                cmocka_unit_test(test_param_last_wins),
+                cmocka_unit_test(test_parse_errors),
+                cmocka_unit_test(test_redact_table),
+                cmocka_unit_test(test_redact_truncation),
+                cmocka_unit_test(test_redact_linear),
+                cmocka_unit_test(test_is_conninfo),
+                cmocka_unit_test(test_cfg_opt),
                 cmocka_unit_test(test_cfg_opt_int),
+                cmocka_unit_test(test_userinfo_needs_encoding),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
