@@ -2047,9 +2047,17 @@ int my_rows_next(struct my_rows_event *ev, const struct my_table_map *tm,
                         "MySQL rows event for table %" PRIu64 " with %u columns "
                         "does not match the TABLE_MAP of %s.%s (table %" PRIu64 ", %d columns)",
                         ev->table_id, ev->ncols, tm->db, tm->table, tm->table_id, tm->ncols);
+        const uint8_t *start = ev->cur;
         if (ev->cols_before && (rc = next_image(ev, tm, ev->cols_before, before, err)))
                 return rc;
         if (ev->cols_after && (rc = next_image(ev, tm, ev->cols_after, after, err)))
                 return rc;
+        /* A row that takes no bytes (no column present) would never end the
+         * event (found by fuzz_my_rows): a real row image has a null bitmap
+         * of at least a byte over at least one column. */
+        if (ev->cur == start)
+                return zetl_err_set(err, ZETL_EPROTO, ZETL_ERRC_FATAL,
+                                    "MySQL rows event for %s.%s has an empty row image", tm->db,
+                                    tm->table);
         return 1;
 }
