@@ -42,7 +42,7 @@ ITEST_BIN := $(ITEST_SRC:tests/integration/%.c=$(BUILD)/itests/%)
 
 MAN_PAGES := $(wildcard man/*.[1-8])
 
-.PHONY: all check unit asan ubsan install deps demo bench clean format format-check tests
+.PHONY: all check unit asan ubsan install deps demo bench clean format format-check tests fuzz
 
 all: zetl
 
@@ -118,3 +118,24 @@ clean:
 	rm -rf build zetl
 
 -include $(CORE_OBJ:.o=.d) $(MAIN_OBJ:.o=.d)
+
+# ---- fuzzing (tests/fuzz) ---------------------------------------------------
+# libFuzzer targets, built with clang against the fuzz variant of the library
+# (`make VARIANT=fuzz CC=clang fuzzers`); `make fuzz` builds and runs them all
+# for FUZZ_SECONDS each (scripts/fuzz.sh).
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzzers/%)
+FUZZ_FLAGS := -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+
+.PHONY: fuzzers
+
+fuzzers: $(FUZZ_BIN)
+
+$(BUILD)/fuzzers/fuzz_%: tests/fuzz/fuzz_%.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(FUZZ_FLAGS) -MMD -MP -o $@ $< $(LIB) $(LIBS)
+
+fuzz:
+	scripts/fuzz.sh
+
+-include $(FUZZ_BIN:=.d)
