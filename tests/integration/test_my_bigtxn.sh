@@ -24,7 +24,7 @@ check() {
 }
 sql() { mariadb --defaults-file="$ZETL_TEST_MY_CNF" -N -B "$@"; }
 limit=$((100 * 1024))
-if ldd "$zetl" | grep -q -e libasan -e libubsan; then limit=$((600 * 1024)); fi
+if ldd "$zetl" 2>/dev/null | grep -e libasan -e libubsan >/dev/null; then limit=$((600 * 1024)); fi
 
 sql -e "DROP DATABASE IF EXISTS $db; CREATE DATABASE $db;
         CREATE TABLE $db.big (id BIGINT PRIMARY KEY, a INT, b VARCHAR(40), c DECIMAL(12,2), d DATETIME(6))" || exit 1
