@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "zetl/types.h"
 #include "zetl/value.h"
 
 static int64_t floor_div(int64_t a, int64_t b)
@@ -194,7 +195,9 @@ int zetl_parse_time(const char *s, size_t len, int64_t *out)
 {
         const char *p = s, *end = s + len;
 
-        if (parse_hms(&p, end, out) || p != end)
+        /* A leap second (23:59:60.5) would make a time past 24:00:00 that
+         * cannot be written back (found by fuzz_jsonl). */
+        if (parse_hms(&p, end, out) || p != end || *out > ZETL_USEC_PER_DAY)
                 return -1;
         return 0;
 }

@@ -26,20 +26,13 @@
 
 #include <jansson.h>
 
+#include "fuzz_common.h"
 #include "../../connectors/jsonl/jsonl.h"
 #include "zetl/batch.h"
 #include "zetl/schema.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(c)                                                                                   \
-        do {                                                                                       \
-                if (!(c)) {                                                                        \
-                        fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #c);      \
-                        abort();                                                                   \
-                }                                                                                  \
-        } while (0)
 
 #define MAX_LINES 64
 

@@ -32,20 +32,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_common.h"
 #include "../../connectors/mysql/my_rows.h"
 #include "zetl/batch.h"
 #include "zetl/schema.h"
 #include "zetl/value.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(c)                                                                                   \
-        do {                                                                                       \
-                if (!(c)) {                                                                        \
-                        fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #c);      \
-                        abort();                                                                   \
-                }                                                                                  \
-        } while (0)
 
 static const uint8_t event_types[] = {
         MY_EV_WRITE_ROWS_V1, MY_EV_UPDATE_ROWS_V1, MY_EV_DELETE_ROWS_V1,

@@ -27,6 +27,7 @@
 
 #include <jansson.h>
 
+#include "fuzz_common.h"
 #include "../../connectors/postgres/pg_types.h"
 #include "zetl/batch.h"
 #include "zetl/schema.h"
@@ -34,14 +35,6 @@
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(c)                                                                                   \
-        do {                                                                                       \
-                if (!(c)) {                                                                        \
-                        fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #c);      \
-                        abort();                                                                   \
-                }                                                                                  \
-        } while (0)
 
 /* User types, as pg_catalog would describe them. */
 #define OID_MOOD       16390u /* enum */
@@ -117,46 +110,6 @@ static const struct fuzz_type types[] = {
         { OID_BOXES, &boxes },
 };
 #define NTYPES (sizeof(types) / sizeof(types[0]))
-
-static bool valid_utf8(const uint8_t *p, size_t n)
-{
-        size_t i = 0;
-
-        while (i < n) {
-                uint8_t c = p[i];
-                size_t k;
-                uint32_t cp;
-
-                if (c < 0x80) {
-                        i++;
-                        continue;
-                }
-                if (c >= 0xc2 && c <= 0xdf) {
-                        k = 1;
-                        cp = c & 0x1f;
-                } else if (c >= 0xe0 && c <= 0xef) {
-                        k = 2;
-                        cp = c & 0x0f;
-                } else if (c >= 0xf0 && c <= 0xf4) {
-                        k = 3;
-                        cp = c & 0x07;
-                } else {
-                        return false;
-                }
-                if (n - i <= k)
-                        return false;
-                for (size_t j = 1; j <= k; j++) {
-                        if ((p[i + j] & 0xc0) != 0x80)
-                                return false;
-                        cp = (cp << 6) | (p[i + j] & 0x3f);
-                }
-                if ((k == 2 && cp < 0x800) || (k == 3 && (cp < 0x10000 || cp > 0x10ffff)) ||
-                    (cp >= 0xd800 && cp <= 0xdfff))
-                        return false;
-                i += k + 1;
-        }
-        return true;
-}
 
 /* Decode value p[0..len) (len -1: NULL) one way and check the outcome. */
 static void decode_one(struct zetl_batch *b, const struct pg_col_decoder *d, bool text,
@@ -254,41 +207,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 /* ---- seeds ------------------------------------------------------------------------ */
 
-struct wb {
-        uint8_t b[512];
-        size_t n;
-};
-
-static void w8(struct wb *w, uint8_t v)
-{
-        if (w->n < sizeof(w->b))
-                w->b[w->n++] = v;
-}
-
-static void w16(struct wb *w, uint16_t v)
-{
-        w8(w, (uint8_t)(v >> 8));
-        w8(w, (uint8_t)v);
-}
-
-static void w32(struct wb *w, uint32_t v)
-{
-        w16(w, (uint16_t)(v >> 16));
-        w16(w, (uint16_t)v);
-}
-
-static void w64(struct wb *w, uint64_t v)
-{
-        w32(w, (uint32_t)(v >> 32));
-        w32(w, (uint32_t)v);
-}
-
-static void wbytes(struct wb *w, const void *p, size_t n)
-{
-        for (size_t i = 0; i < n; i++)
-                w8(w, ((const uint8_t *)p)[i]);
-}
-
 static const char *seed_dir;
 static int seed_no;
 
@@ -320,15 +238,15 @@ static void text_seed(uint32_t oid, const char *s)
         put_seed(oid, s, strlen(s));
 }
 
-static void bin_seed(uint32_t oid, const struct wb *w)
+static void bin_seed(uint32_t oid, const struct wbuf *w)
 {
         put_seed(oid, w->b, w->n);
 }
 
 /* Binary numeric: ndigits, weight, sign, dscale, then the base-10000 digits. */
-static struct wb numeric(int16_t weight, uint16_t sign, uint16_t dscale, int n, const int *digits)
+static struct wbuf numeric(int16_t weight, uint16_t sign, uint16_t dscale, int n, const int *digits)
 {
-        struct wb w = { .n = 0 };
+        struct wbuf w = { .n = 0 };
 
         w16(&w, (uint16_t)n);
         w16(&w, (uint16_t)weight);
@@ -340,7 +258,7 @@ static struct wb numeric(int16_t weight, uint16_t sign, uint16_t dscale, int n, 
 }
 
 /* Binary one-dimensional array header. */
-static void array_hdr(struct wb *w, uint32_t elem, int nelems, bool hasnull)
+static void array_hdr(struct wbuf *w, uint32_t elem, int nelems, bool hasnull)
 {
         w->n = 0;
         w32(w, 1);
@@ -350,7 +268,7 @@ static void array_hdr(struct wb *w, uint32_t elem, int nelems, bool hasnull)
         w32(w, 1);
 }
 
-static void array_el(struct wb *w, const void *p, int32_t len)
+static void array_el(struct wbuf *w, const void *p, int32_t len)
 {
         w32(w, (uint32_t)len);
         if (len > 0)
@@ -416,7 +334,7 @@ static void write_seeds(void)
                 { OID_PRICE_ARR, "{1.00,2.50}" },
                 { OID_BOXES, "{(1,1),(0,0);(2,2),(1,1)}" },
         };
-        struct wb w = { .n = 0 };
+        struct wbuf w = { .n = 0 };
 
         for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++)
                 text_seed(texts[i].oid, texts[i].text);
@@ -484,7 +402,7 @@ static void write_seeds(void)
         array_el(&w, "\xe6\x97\xa5", 3);
         bin_seed(PG_OID_TEXT_ARRAY, &w);
 
-        struct wb n1 = numeric(0, 0x0000, 2, 2, d2);
+        struct wbuf n1 = numeric(0, 0x0000, 2, 2, d2);
         array_hdr(&w, PG_OID_NUMERIC, 2, true);
         array_el(&w, n1.b, (int32_t)n1.n);
         array_el(&w, NULL, -1);

@@ -20,18 +20,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_common.h"
 #include "../../connectors/postgres/pgoutput.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(c)                                                                                   \
-        do {                                                                                       \
-                if (!(c)) {                                                                        \
-                        fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #c);      \
-                        abort();                                                                   \
-                }                                                                                  \
-        } while (0)
 
 /* Pointer p with n bytes lies inside [lo, hi). */
 static bool inside(const void *p, size_t n, const uint8_t *lo, const uint8_t *hi)
@@ -170,41 +163,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 }
 
 /* ---- seeds ------------------------------------------------------------------- */
-
-struct wbuf {
-        uint8_t b[512];
-        size_t n;
-};
-
-static void w8(struct wbuf *w, uint8_t v)
-{
-        if (w->n < sizeof(w->b))
-                w->b[w->n++] = v;
-}
-
-static void w16(struct wbuf *w, uint16_t v)
-{
-        w8(w, (uint8_t)(v >> 8));
-        w8(w, (uint8_t)v);
-}
-
-static void w32(struct wbuf *w, uint32_t v)
-{
-        w16(w, (uint16_t)(v >> 16));
-        w16(w, (uint16_t)v);
-}
-
-static void w64(struct wbuf *w, uint64_t v)
-{
-        w32(w, (uint32_t)(v >> 32));
-        w32(w, (uint32_t)v);
-}
-
-static void wbytes(struct wbuf *w, const void *p, size_t n)
-{
-        for (size_t i = 0; i < n; i++)
-                w8(w, ((const uint8_t *)p)[i]);
-}
 
 static void wstr(struct wbuf *w, const char *s)
 {

@@ -562,9 +562,23 @@ static void test_decimal_valid(void **state)
         assert_true(zetl_decimal_valid("NaNa", 3));
 }
 
+/* Found by fuzz_jsonl: "23:59:60.999999" parsed to a time past 24:00:00
+ * that is written as "24:00:00.999999" and cannot be read back. */
+static void test_time_past_midnight_refused(void **state)
+{
+        int64_t t;
+
+        (void)state;
+        assert_int_not_equal(zetl_parse_time("23:59:60.999999", 15, &t), 0);
+        assert_int_not_equal(zetl_parse_time("23:59:60.000001", 15, &t), 0);
+        assert_int_equal(zetl_parse_time("24:00:00", 8, &t), 0);
+        assert_int_equal(t, 86400000000LL);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_time_past_midnight_refused),
                 cmocka_unit_test(test_civil_known),
                 cmocka_unit_test(test_civil_walk),
                 cmocka_unit_test(test_format_date),
