@@ -95,20 +95,7 @@ sql "$db" -e "INSERT INTO orders (id, name, qty) SELECT seq, 'after kill', 1 FRO
 check "run --once after a kill -9 exits 0" test $? -eq 0
 
 replay() {
-        jq -n --arg t "$1" --argjson keys "$2" '
-          def k($o): [$keys[] as $c | $o[$c] | tostring] | join("|");
-          reduce (inputs | select((.type == "change" or .type == "truncate" or .type == "schema") and .table[2] == $t)) as $l ({};
-            if $l.type == "truncate" then {}
-            elif $l.type == "schema" then
-              reduce (($l.changes // [])[] | select(.kind == "rename")) as $r (.;
-                map_values(with_entries(if .key == $r.old_column then .key = $r.column else . end)))
-            else
-              (if $l.old_key then del(.[k($l.old_key)]) else . end)
-              | if $l.op == "delete" then del(.[k($l.row)])
-                else .[k($l.row)] = ((.[k($l.row)] // {})
-                     + ($l.row | with_entries(select(.key as $c | (($l.unchanged // []) | index($c)) | not))))
-                end
-            end)' "$work/out.jsonl"
+        jq -n --arg t "$1" --argjson keys "$2" -f "$root/tests/integration/replay.jq" "$work/out.jsonl"
 }
 replay orders '["id"]' | jq -c 'to_entries | map(.value | {id, name, quantity, price, memo, extra, e}) | sort_by(.id) | .[]' >"$work/orders.zetl"
 sql "$db" -e "SELECT JSON_OBJECT('id', id, 'name', name, 'quantity', quantity, 'price', CAST(price AS CHAR),

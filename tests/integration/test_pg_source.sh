@@ -195,20 +195,7 @@ check "run --once catches up and exits 0" test $? -eq 0
 # change removes the old key; truncate empties the table. $keys: the table's
 # key columns.
 replay() {
-        jq -n --arg t "$1" --argjson keys "$2" '
-          def k($o): [$keys[] as $c | $o[$c] | tostring] | join("|");
-          reduce (inputs | select((.type == "change" or .type == "truncate" or .type == "schema") and .table[2] == $t)) as $l ({};
-            if $l.type == "truncate" then {}
-            elif $l.type == "schema" then
-              reduce (($l.changes // [])[] | select(.kind == "rename")) as $r (.;
-                map_values(with_entries(if .key == $r.old_column then .key = $r.column else . end)))
-            else
-              (if $l.old_key then del(.[k($l.old_key)]) else . end)
-              | if $l.op == "delete" then del(.[k($l.row)])
-                else .[k($l.row)] = ((.[k($l.row)] // {})
-                     + ($l.row | with_entries(select(.key as $c | (($l.unchanged // []) | index($c)) | not))))
-                end
-            end)' "$work/out.jsonl"
+        jq -n --arg t "$1" --argjson keys "$2" -f "$root/tests/integration/replay.jq" "$work/out.jsonl"
 }
 replay orders '["id"]' | jq -c 'to_entries | map(.value | {id, name, qty, price, flag, extra,
         big: (if .big then (.big | length) else null end)}) | sort_by(.id) | .[]' >"$work/orders.zetl"
