@@ -8,7 +8,7 @@ VARIANT   ?= release
 CC        ?= cc
 BUILD     := build/$(VARIANT)
 
-PKGS      := jansson libpq libmariadb
+PKGS      := jansson libpq libmariadb libzstd libcurl zlib
 TEST_PKGS := cmocka
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)

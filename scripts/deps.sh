@@ -49,9 +49,27 @@ missing_packages() {
         done
 }
 
+# The npm readers of tests/interop, pinned by its package-lock.json, into
+# tests/interop/node_modules (not the system): reinstalled when the lock changes.
+npm_readers() {
+        local dir stamp
+        dir="$(cd "$(dirname "$0")/.." && pwd)/tests/interop"
+        stamp="$dir/node_modules/.zetl-lock"
+        if [[ -f $stamp ]] && cmp -s "$dir/package-lock.json" "$stamp"; then
+                echo "deps: npm readers present"
+                return 0
+        fi
+        # npm ci refuses this lock (optional per-platform DuckDB bindings are not
+        # recorded, an npm bug); install honours the lock all the same.
+        (cd "$dir" && npm install --no-audit --no-fund --loglevel=error)
+        cp "$dir/package-lock.json" "$stamp"
+        echo "deps: npm readers installed in $dir/node_modules"
+}
+
 mapfile -t missing < <(missing_packages)
 if ((${#missing[@]} == 0)); then
         echo "deps: all ${#PACKAGES[@]} packages present"
+        npm_readers
         exit 0
 fi
 
@@ -75,6 +93,7 @@ if ((${#still[@]} > 0)); then
         exit 1
 fi
 echo "deps: installed ${missing[*]}"
+npm_readers
 
 if [[ -x /usr/sbin/policy-rc.d ]]; then
         echo "deps: note: /usr/sbin/policy-rc.d may have kept package services from starting;" \
