@@ -205,6 +205,15 @@ int zetl_emit_schema(struct zetl_emitter *em, const struct zetl_schema *s, struc
         return push(em, it, err);
 }
 
+const struct zetl_schema *zetl_emit_known(struct zetl_emitter *em, const struct zetl_table_id *id)
+{
+        struct em_table *t = find_table(em, id);
+
+        if (t && t->cur)
+                return t->cur;
+        return zetl_schema_set_find(&em->known, id);
+}
+
 bool zetl_emit_wants(struct zetl_emitter *em, const struct zetl_table_id *id)
 {
         struct em_table *t = find_table(em, id);

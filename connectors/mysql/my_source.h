@@ -20,6 +20,12 @@
 struct my_tbl {
         struct zetl_table_id id;
         struct my_table_map tm;
+        /* information_schema's description, when the binlog does not name the
+         * columns (binlog_row_metadata not FULL), for the TABLE_MAPs of
+         * cat_table_id. */
+        struct my_table_map cat;
+        uint64_t cat_table_id;
+        bool cat_ok;
         struct zetl_schema *schema; /* reference; NULL when it could not be built */
         bool excluded;              /* not selected by the table filter */
         bool failed;                /* needs_attention: its rows are skipped */

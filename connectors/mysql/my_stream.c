@@ -35,20 +35,77 @@ static struct my_tbl *tbl_by_name(struct my_src *s, const char *db, const char *
         return NULL;
 }
 
+static void tbl_free(struct my_tbl *t)
+{
+        my_table_map_free(&t->tm);
+        my_table_map_free(&t->cat);
+        if (t->schema)
+                zetl_schema_unref(t->schema);
+        for (int i = 0; i < t->ncolids; i++)
+                free(t->colnames[i]);
+        free(t->colnames);
+        free(t->colids);
+        free(t);
+}
+
 void my_tables_free(struct my_src *s)
 {
         for (struct my_tbl *t = s->tables, *n; t; t = n) {
                 n = t->next;
-                my_table_map_free(&t->tm);
-                if (t->schema)
-                        zetl_schema_unref(t->schema);
-                for (int i = 0; i < t->ncolids; i++)
-                        free(t->colnames[i]);
-                free(t->colnames);
-                free(t->colids);
-                free(t);
+                tbl_free(t);
         }
         s->tables = NULL;
+}
+
+/* Stop tracking t (dropped or renamed away): a table created later under its
+ * name starts afresh. */
+static void tbl_forget(struct my_src *s, struct my_tbl *t)
+{
+        for (struct my_tbl **pp = &s->tables; *pp; pp = &(*pp)->next) {
+                if (*pp == t) {
+                        *pp = t->next;
+                        tbl_free(t);
+                        return;
+                }
+        }
+}
+
+/* Track table id from now on. Its column identities continue those of the
+ * shape the core knows (this run's, or the one the target was last given),
+ * so that a restart does not renumber them: numbering afresh could make the
+ * core take a dropped column's successor for a rename. */
+static struct my_tbl *tbl_new(struct my_src *s, struct zetl_emitter *em,
+                              const struct zetl_table_id *id)
+{
+        const struct zetl_schema *known = zetl_emit_known(em, id);
+        struct my_tbl *t = calloc(1, sizeof(*t));
+
+        if (!t)
+                return NULL;
+        t->id = *id;
+        if (known && known->ncols > 0) {
+                t->colnames = calloc((size_t)known->ncols, sizeof(*t->colnames));
+                t->colids = calloc((size_t)known->ncols, sizeof(*t->colids));
+                if (!t->colnames || !t->colids) {
+                        tbl_free(t);
+                        return NULL;
+                }
+                for (int i = 0; i < known->ncols; i++) {
+                        uint32_t sid = known->cols[i].source_id;
+                        if (sid == 0)
+                                continue;
+                        if (!(t->colnames[t->ncolids] = strdup(known->cols[i].name))) {
+                                tbl_free(t);
+                                return NULL;
+                        }
+                        t->colids[t->ncolids++] = sid;
+                        if (sid > t->next_id)
+                                t->next_id = sid;
+                }
+        }
+        t->next = s->tables;
+        s->tables = t;
+        return t;
 }
 
 int my_table_from_catalog(struct my_src *s, struct zetl_emitter *em, const char *db,
@@ -61,11 +118,8 @@ int my_table_from_catalog(struct my_src *s, struct zetl_emitter *em, const char 
         *out = NULL;
         if (zetl_table_id_set(&id, db, "", table) || !zetl_emit_wants(em, &id))
                 return 0;
-        if (!(t = calloc(1, sizeof(*t))))
+        if (!(t = tbl_new(s, em, &id)))
                 return zetl_err_set(err, ZETL_ENOMEM, ZETL_ERRC_FATAL, "out of memory");
-        t->id = id;
-        t->next = s->tables;
-        s->tables = t;
         rc = my_snapshot_describe(s->conn, s->flavor, db, table, &t->tm, err);
         if (rc == ZETL_ENOTFOUND)
                 return 0; /* gone since: nothing to do */
@@ -172,6 +226,84 @@ fail:
         return NULL;
 }
 
+/*
+ * binlog_row_metadata is not FULL: the TABLE_MAP has types but no names, key
+ * or labels (and without MINIMAL no signedness or charsets). Those come from
+ * information_schema, read at the table's first TABLE_MAP in a run and again
+ * whenever its table id changes (the server gives a table a new id when its
+ * definition is reloaded, as after DDL). Streaming behind a later ALTER, the
+ * catalog describes a newer shape than the event: when the column count or a
+ * column's type differs, nothing is guessed and why says so (the table goes
+ * into needs_attention). A rename of a column to a name of the same type
+ * cannot be seen this way: FULL is what the set-up check recommends.
+ */
+static int names_from_catalog(struct my_src *s, struct my_tbl *t, char *why, size_t whylen,
+                              struct zetl_err *err)
+{
+        struct my_table_map *tm = &t->tm, *cat = &t->cat;
+        int rc;
+
+        if (!t->cat_ok || t->cat_table_id != tm->table_id) {
+                my_table_map_free(cat);
+                memset(cat, 0, sizeof(*cat));
+                t->cat_ok = false;
+                rc = my_snapshot_describe(s->conn, s->flavor, t->id.db, t->id.table, cat, err);
+                if (rc == ZETL_ENOTFOUND) {
+                        zetl_err_clear(err);
+                        snprintf(why, whylen,
+                                 "the binlog does not name the columns (binlog_row_metadata is "
+                                 "not FULL) and the table is gone from information_schema; set "
+                                 "binlog_row_metadata=FULL and resync");
+                        return 0;
+                }
+                if (rc)
+                        return rc;
+                t->cat_ok = true;
+                t->cat_table_id = tm->table_id;
+        }
+        for (int i = 0; i < tm->ncols && tm->ncols == cat->ncols; i++) {
+                const struct my_col *b = &tm->cols[i], *c = &cat->cols[i];
+                if (b->type != c->type || b->precision != c->precision || b->scale != c->scale ||
+                    b->fsp != c->fsp || b->max_len != c->max_len || b->pack_len != c->pack_len ||
+                    b->bits != c->bits) {
+                        snprintf(why, whylen,
+                                 "the binlog does not name the columns (binlog_row_metadata is "
+                                 "not FULL) and its column %d (%.40s) differs from "
+                                 "information_schema now (%.40s): the table changed since; set "
+                                 "binlog_row_metadata=FULL and resync",
+                                 i + 1, b->type_text, c->type_text);
+                        return 0;
+                }
+        }
+        if (tm->ncols != cat->ncols) {
+                snprintf(why, whylen,
+                         "the binlog does not name the columns (binlog_row_metadata is not "
+                         "FULL) and it has %d columns where information_schema now has %d: the "
+                         "table changed since; set binlog_row_metadata=FULL and resync",
+                         tm->ncols, cat->ncols);
+                return 0;
+        }
+        for (int i = 0; i < tm->ncols; i++) {
+                const struct my_col *c = &cat->cols[i];
+                const char *labels[c->nlabels > 0 ? c->nlabels : 1];
+                struct my_col_info info = {
+                        .name = c->name,
+                        .is_unsigned = tm->has_signedness ? -1 : c->is_unsigned,
+                        .collation = tm->has_charsets ? 0 : c->collation,
+                        .key_pos = tm->has_key ? -1 : c->key_pos,
+                };
+                if (!tm->has_labels && c->nlabels > 0) {
+                        for (int k = 0; k < c->nlabels; k++)
+                                labels[k] = c->labels[k].s;
+                        info.labels = labels;
+                        info.nlabels = c->nlabels;
+                }
+                if ((rc = my_table_map_set_col(tm, i, &info, err)))
+                        return rc;
+        }
+        return 0;
+}
+
 static int on_table_map(struct my_src *s, struct my_stream *st, const struct my_event *ev,
                         struct zetl_err *err)
 {
@@ -190,20 +322,17 @@ static int on_table_map(struct my_src *s, struct my_stream *st, const struct my_
                 return zetl_err_set(err, ZETL_EINVAL, ZETL_ERRC_FATAL, "table name too long");
         }
         t = tbl_by_name(s, tm.db, tm.table);
-        if (!t) {
-                if (!(t = calloc(1, sizeof(*t)))) {
-                        my_table_map_free(&tm);
-                        return zetl_err_set(err, ZETL_ENOMEM, ZETL_ERRC_FATAL, "out of memory");
-                }
-                t->id = id;
-                t->next = s->tables;
-                s->tables = t;
+        if (!t && !(t = tbl_new(s, st->em, &id))) {
+                my_table_map_free(&tm);
+                return zetl_err_set(err, ZETL_ENOMEM, ZETL_ERRC_FATAL, "out of memory");
         }
         my_table_map_free(&t->tm);
         t->tm = tm; /* owns it now */
         t->excluded = !zetl_emit_wants(st->em, &id);
         if (t->excluded || t->failed)
                 return 0;
+        if (!t->tm.has_names && (rc = names_from_catalog(s, t, why, sizeof(why), err)))
+                return rc;
         struct zetl_schema *sch = map_schema(t, &t->tm, &id, why, sizeof(why), err);
         if (!sch) {
                 if (!why[0])
@@ -363,16 +492,152 @@ static int next_tok(const char *q, size_t n, size_t *i, char *out, size_t len)
 
 #define CLAUSE_TOKS 6
 
-/* One ALTER TABLE clause's first tokens: renames and drops of columns keep
- * the column identities (my_colid) right. */
-static void alter_clause(struct my_tbl *t, char tok[CLAUSE_TOKS][ZETL_NAME_MAX], int ntok)
+/* [db.]name at q[*i]: the parts into db (defdb when absent) and tbl. */
+static bool next_name(const char *q, size_t n, size_t *i, const char *defdb, char db[ZETL_NAME_MAX],
+                      char tbl[ZETL_NAME_MAX])
 {
+        char a[ZETL_NAME_MAX], b[ZETL_NAME_MAX];
+        size_t save;
+
+        if (next_tok(q, n, i, a, sizeof(a)) != 1)
+                return false;
+        save = *i;
+        if (next_tok(q, n, i, b, sizeof(b)) == 2 && b[0] == '.') {
+                if (next_tok(q, n, i, b, sizeof(b)) != 1)
+                        return false;
+                snprintf(db, ZETL_NAME_MAX, "%s", a);
+                snprintf(tbl, ZETL_NAME_MAX, "%s", b);
+                return true;
+        }
+        *i = save;
+        snprintf(db, ZETL_NAME_MAX, "%s", defdb ? defdb : "");
+        snprintf(tbl, ZETL_NAME_MAX, "%s", a);
+        return true;
+}
+
+/* Skip the optional words w1 w2 (e.g. IF EXISTS) at q[*i]. */
+static void skip_words(const char *q, size_t n, size_t *i, const char *w1, const char *w2)
+{
+        char a[16];
+        size_t save = *i;
+
+        if (next_tok(q, n, i, a, sizeof(a)) == 1 && strcasecmp(a, w1) == 0 &&
+            (!w2 || (next_tok(q, n, i, a, sizeof(a)) == 1 && strcasecmp(a, w2) == 0)))
+                return;
+        *i = save;
+}
+
+/* "at mysql-bin.000003:1234: ALTER TABLE ..." (the statement shortened). */
+static void ddl_where(const struct my_event *ev, char *buf, size_t len)
+{
+        size_t n = ev->u.query.sql_len;
+
+        snprintf(buf, len, "at %.64s:%llu: %.*s%s", ev->file, (unsigned long long)ev->start_pos,
+                 (int)(n > 300 ? 300 : n), ev->u.query.sql, n > 300 ? "..." : "");
+}
+
+/* Put the table into needs_attention because of the statement, unless it is
+ * not replicated. */
+static void table_attention(struct my_src *s, struct my_stream *st, const char *db,
+                            const char *table, const char *why, const struct my_event *ev)
+{
+        struct zetl_table_id id;
+        struct my_tbl *t = tbl_by_name(s, db, table);
+        char where[400], msg[ZETL_ERR_MSG_MAX];
+
+        if (zetl_table_id_set(&id, db, "", table) || !zetl_emit_wants(st->em, &id))
+                return;
+        ddl_where(ev, where, sizeof(where));
+        snprintf(msg, sizeof(msg), "%s (%s); resync the table", why, where);
+        zlog_warn("table %s.%s needs attention: %s", db, table, msg);
+        zetl_emit_table_error(st->em, &id, msg);
+        if (!t)
+                t = tbl_new(s, st->em, &id);
+        if (t)
+                t->failed = true;
+}
+
+/* DROP TABLE: the source table has no rows any more, so neither has the
+ * target's, which is emptied (truncate) and kept: removing target objects is
+ * left to their owner. A table created later under the name starts afresh. */
+static int table_dropped(struct my_src *s, struct my_stream *st, const char *db, const char *table,
+                         uint64_t pos, struct zetl_err *err)
+{
+        struct zetl_table_id id;
+        struct my_tbl *t = tbl_by_name(s, db, table);
+        const struct zetl_schema *sch;
+        int rc = 0;
+
+        if (zetl_table_id_set(&id, db, "", table))
+                return 0;
+        if (zetl_emit_wants(st->em, &id) && !(t && (t->excluded || t->failed)) &&
+            (sch = t && t->schema ? t->schema : zetl_emit_known(st->em, &id)) != NULL) {
+                zlog_info("table %s.%s dropped at the source: its target table is emptied and "
+                          "kept",
+                          db, table);
+                if ((rc = zetl_emit_schema(st->em, sch, err)) == 0)
+                        rc = zetl_emit_truncate(st->em, sch, pos, err);
+        }
+        if (t)
+                tbl_forget(s, t);
+        return rc;
+}
+
+/* True when w is one of the words of list (" A B C "), in any case. */
+static bool word_in(const char *list, const char *w)
+{
+        size_t n = strlen(w);
+
+        for (const char *p = list; (p = strcasestr(p, w)) != NULL; p += n)
+                if (p[-1] == ' ' && p[n] == ' ')
+                        return true;
+        return false;
+}
+
+/* One ALTER TABLE clause's first tokens. Renames and drops of columns keep
+ * the column identities (my_colid) right; the new shape itself comes with the
+ * table's next TABLE_MAP. Returns 1 for a RENAME of the table itself, -1 for
+ * a clause zetl does not know (it might rename a column unseen), else 0. */
+static int alter_clause(struct my_tbl *t, char tok[CLAUSE_TOKS][ZETL_NAME_MAX], int ntok,
+                        const char *defdb, char newdb[ZETL_NAME_MAX], char newtbl[ZETL_NAME_MAX])
+{
+        /* Clauses that cannot rename or drop a column, nor change rows
+         * without row events (TRUNCATE, DROP or EXCHANGE PARTITION,
+         * DISCARD/IMPORT TABLESPACE and CONVERT PARTITION do: unknown). */
+        static const char harmless[] =
+                " ADD MODIFY ALTER ALGORITHM LOCK ENGINE CONVERT DEFAULT CHARACTER"
+                " CHARSET COLLATE COMMENT AUTO_INCREMENT ROW_FORMAT FORCE ORDER"
+                " KEY_BLOCK_SIZE STATS_AUTO_RECALC STATS_PERSISTENT STATS_SAMPLE_PAGES"
+                " PACK_KEYS CHECKSUM ENABLE DISABLE PARTITION REMOVE COALESCE"
+                " REORGANIZE ANALYZE CHECK OPTIMIZE REBUILD REPAIR WAIT NOWAIT MAX_ROWS"
+                " MIN_ROWS AVG_ROW_LENGTH ENCRYPTED ENCRYPTION_KEY_ID PAGE_CHECKSUM"
+                " PAGE_COMPRESSED PAGE_COMPRESSION_LEVEL TRANSACTIONAL DELAY_KEY_WRITE"
+                " INSERT_METHOD UNION CONNECTION COMPRESSION STORAGE TABLESPACE WITH"
+                " WITHOUT DATA INDEX IETF_QUOTES SEQUENCE AUTOEXTEND_SIZE ";
         int k = 1;
 
-        if (ntok >= 5 && strcasecmp(tok[0], "RENAME") == 0 && strcasecmp(tok[1], "COLUMN") == 0 &&
-            strcasecmp(tok[3], "TO") == 0) {
-                colid_rename(t, tok[2], tok[4]);
-                return;
+        if (ntok == 0)
+                return 0;
+        if (strcasecmp(tok[0], "RENAME") == 0) {
+                if (ntok >= 5 && strcasecmp(tok[1], "COLUMN") == 0 &&
+                    strcasecmp(tok[3], "TO") == 0) {
+                        colid_rename(t, tok[2], tok[4]);
+                        return 0;
+                }
+                if (ntok >= 2 &&
+                    (strcasecmp(tok[1], "INDEX") == 0 || strcasecmp(tok[1], "KEY") == 0))
+                        return 0;
+                /* RENAME [TO|AS] [db.]new_name */
+                if (ntok >= 2 && (strcasecmp(tok[1], "TO") == 0 || strcasecmp(tok[1], "AS") == 0))
+                        k = 2;
+                if (k + 2 < ntok && strcmp(tok[k + 1], ".") == 0) {
+                        snprintf(newdb, ZETL_NAME_MAX, "%s", tok[k]);
+                        snprintf(newtbl, ZETL_NAME_MAX, "%s", tok[k + 2]);
+                } else if (k < ntok) {
+                        snprintf(newdb, ZETL_NAME_MAX, "%s", defdb ? defdb : "");
+                        snprintf(newtbl, ZETL_NAME_MAX, "%s", tok[k]);
+                }
+                return 1;
         }
         if (ntok >= 3 && strcasecmp(tok[0], "CHANGE") == 0) {
                 if (strcasecmp(tok[k], "COLUMN") == 0)
@@ -382,15 +647,17 @@ static void alter_clause(struct my_tbl *t, char tok[CLAUSE_TOKS][ZETL_NAME_MAX],
                         k += 2;
                 if (k + 1 < ntok && strcasecmp(tok[k], tok[k + 1]) != 0)
                         colid_rename(t, tok[k], tok[k + 1]);
-                return;
+                return 0;
         }
         if (ntok >= 2 && strcasecmp(tok[0], "DROP") == 0) {
-                static const char *const not_columns[] = { "INDEX",     "KEY",        "PRIMARY",
-                                                           "FOREIGN",   "CONSTRAINT", "CHECK",
-                                                           "PARTITION", "SYSTEM",     NULL };
+                static const char *const not_columns[] = { "INDEX",      "KEY",   "PRIMARY",
+                                                           "FOREIGN",    "CHECK", "SYSTEM",
+                                                           "CONSTRAINT", NULL };
+                if (strcasecmp(tok[1], "PARTITION") == 0)
+                        return -1; /* its rows go without row events */
                 for (const char *const *w = not_columns; *w; w++)
                         if (strcasecmp(tok[1], *w) == 0)
-                                return;
+                                return 0;
                 if (strcasecmp(tok[k], "COLUMN") == 0)
                         k++;
                 if (k + 1 < ntok && strcasecmp(tok[k], "IF") == 0 &&
@@ -398,14 +665,24 @@ static void alter_clause(struct my_tbl *t, char tok[CLAUSE_TOKS][ZETL_NAME_MAX],
                         k += 2;
                 if (k < ntok)
                         colid_drop(t, tok[k]);
+                return 0;
         }
+        if (strcasecmp(tok[0], "CONVERT") == 0) /* TO CHARACTER SET, not PARTITION/TABLE */
+                return ntok >= 2 && strcasecmp(tok[1], "TO") == 0 ? 0 : -1;
+        return word_in(harmless, tok[0]) ? 0 : -1;
 }
 
-/* ALTER [ONLINE|IGNORE] TABLE [db.]t clause, clause...: see alter_clause. */
-static void on_alter(struct my_src *s, const char *q, size_t n, size_t i, const char *defdb)
+/* ALTER [ONLINE|IGNORE] TABLE [db.]t clause, clause...: see alter_clause. A
+ * table the stream has not met yet in this run is tracked from here, so that
+ * its identities follow the statement. */
+static void on_alter(struct my_src *s, struct my_stream *st, const struct my_event *ev, size_t i)
 {
-        char tok[CLAUSE_TOKS][ZETL_NAME_MAX], a[ZETL_NAME_MAX], b[ZETL_NAME_MAX];
-        int kind, ntok = 0, depth = 0;
+        const char *q = ev->u.query.sql;
+        size_t n = ev->u.query.sql_len;
+        char tok[CLAUSE_TOKS][ZETL_NAME_MAX], a[ZETL_NAME_MAX], db[ZETL_NAME_MAX],
+                tbl[ZETL_NAME_MAX], newdb[ZETL_NAME_MAX] = "", newtbl[ZETL_NAME_MAX] = "";
+        int kind, ntok = 0, depth = 0, renamed = 0, unknown = 0, r;
+        struct zetl_table_id id;
         struct my_tbl *t;
 
         do {
@@ -413,19 +690,16 @@ static void on_alter(struct my_src *s, const char *q, size_t n, size_t i, const 
                         return;
         } while (strcasecmp(a, "TABLE") != 0 &&
                  (strcasecmp(a, "ONLINE") == 0 || strcasecmp(a, "IGNORE") == 0));
-        if (strcasecmp(a, "TABLE") != 0 || next_tok(q, n, &i, a, sizeof(a)) != 1)
+        if (strcasecmp(a, "TABLE") != 0)
+                return; /* ALTER DATABASE, VIEW, USER...: no table of ours */
+        skip_words(q, n, &i, "IF", "EXISTS");
+        if (!next_name(q, n, &i, ev->u.query.schema, db, tbl) ||
+            zetl_table_id_set(&id, db, "", tbl) || !zetl_emit_wants(st->em, &id))
                 return;
-        size_t save = i;
-        if (next_tok(q, n, &i, b, sizeof(b)) == 2 && b[0] == '.') {
-                if (next_tok(q, n, &i, b, sizeof(b)) != 1)
-                        return;
-                t = tbl_by_name(s, a, b);
-        } else {
-                i = save;
-                t = tbl_by_name(s, defdb, a);
-        }
-        if (!t)
-                return; /* not mapped yet: its next TABLE_MAP names its columns */
+        if (!(t = tbl_by_name(s, db, tbl)) && !(t = tbl_new(s, st->em, &id)))
+                return;
+        if (t->failed)
+                return;
         while ((kind = next_tok(q, n, &i, a, sizeof(a))) != 0) {
                 if (kind == 2 && (a[0] == '(' || a[0] == '\'' || a[0] == '"')) {
                         if (a[0] == '(') {
@@ -444,14 +718,145 @@ static void on_alter(struct my_src *s, const char *q, size_t n, size_t i, const 
                         continue;
                 }
                 if (depth == 0 && kind == 2 && a[0] == ',') {
-                        alter_clause(t, tok, ntok);
+                        r = alter_clause(t, tok, ntok, ev->u.query.schema, newdb, newtbl);
+                        renamed |= r == 1;
+                        unknown |= r == -1;
                         ntok = 0;
                         continue;
                 }
                 if (depth == 0 && ntok < CLAUSE_TOKS)
                         snprintf(tok[ntok++], ZETL_NAME_MAX, "%s", a);
         }
-        alter_clause(t, tok, ntok);
+        r = alter_clause(t, tok, ntok, ev->u.query.schema, newdb, newtbl);
+        renamed |= r == 1;
+        unknown |= r == -1;
+        if (renamed) {
+                char why[2 * ZETL_NAME_MAX + 128];
+                snprintf(why, sizeof(why),
+                         "renamed to %.100s.%.100s: zetl does not follow table renames, the "
+                         "target keeps its rows as they were before",
+                         newdb, newtbl);
+                table_attention(s, st, db, tbl, why, ev);
+                snprintf(why, sizeof(why),
+                         "renamed from %.100s.%.100s: its rows before the rename are not in the "
+                         "target",
+                         db, tbl);
+                if (newtbl[0])
+                        table_attention(s, st, newdb, newtbl, why, ev);
+        } else if (unknown)
+                table_attention(s, st, db, tbl,
+                                "an ALTER TABLE clause zetl does not understand (it might rename "
+                                "or drop columns unseen)",
+                                ev);
+}
+
+/* RENAME TABLE a TO b [, c TO d ...]: both names need attention (the target
+ * cannot follow the rows to their new name). */
+static void on_rename(struct my_src *s, struct my_stream *st, const struct my_event *ev, size_t i)
+{
+        const char *q = ev->u.query.sql;
+        size_t n = ev->u.query.sql_len;
+        char a[ZETL_NAME_MAX], db1[ZETL_NAME_MAX], t1[ZETL_NAME_MAX], db2[ZETL_NAME_MAX],
+                t2[ZETL_NAME_MAX];
+
+        if (next_tok(q, n, &i, a, sizeof(a)) != 1 || strcasecmp(a, "TABLE") != 0)
+                return; /* RENAME USER */
+        skip_words(q, n, &i, "IF", "EXISTS");
+        for (;;) {
+                if (!next_name(q, n, &i, ev->u.query.schema, db1, t1))
+                        return;
+                skip_words(q, n, &i, "WAIT", NULL);
+                skip_words(q, n, &i, "NOWAIT", NULL);
+                if (next_tok(q, n, &i, a, sizeof(a)) != 1 || strcasecmp(a, "TO") != 0 ||
+                    !next_name(q, n, &i, ev->u.query.schema, db2, t2))
+                        return;
+                char why[2 * ZETL_NAME_MAX + 128];
+                snprintf(why, sizeof(why),
+                         "renamed to %.100s.%.100s: zetl does not follow table renames, the "
+                         "target keeps its rows as they were before",
+                         db2, t2);
+                table_attention(s, st, db1, t1, why, ev);
+                snprintf(why, sizeof(why),
+                         "renamed from %.100s.%.100s: its rows before the rename are not in the "
+                         "target",
+                         db1, t1);
+                table_attention(s, st, db2, t2, why, ev);
+                if (next_tok(q, n, &i, a, sizeof(a)) != 2 || a[0] != ',')
+                        return;
+        }
+}
+
+/* DROP [TEMPORARY] TABLE [IF EXISTS] a [, b ...], and DROP DATABASE. */
+static int on_drop(struct my_src *s, struct my_stream *st, const struct my_event *ev, size_t i,
+                   uint64_t pos, struct zetl_err *err)
+{
+        const char *q = ev->u.query.sql;
+        size_t n = ev->u.query.sql_len;
+        char a[ZETL_NAME_MAX], db[ZETL_NAME_MAX], tbl[ZETL_NAME_MAX];
+        int rc;
+
+        if (next_tok(q, n, &i, a, sizeof(a)) != 1)
+                return 0;
+        if (strcasecmp(a, "DATABASE") == 0 || strcasecmp(a, "SCHEMA") == 0) {
+                skip_words(q, n, &i, "IF", "EXISTS");
+                if (next_tok(q, n, &i, db, sizeof(db)) != 1)
+                        return 0;
+                for (struct my_tbl *t = s->tables, *next; t; t = next) {
+                        next = t->next;
+                        if (strcmp(t->id.db, db) == 0 &&
+                            (rc = table_dropped(s, st, db, t->id.table, pos, err)))
+                                return rc;
+                }
+                return 0;
+        }
+        if (strcasecmp(a, "TEMPORARY") == 0)
+                return 0; /* temporary tables are not replicated in row format */
+        if (strcasecmp(a, "TABLE") != 0)
+                return 0; /* DROP INDEX, VIEW, USER...: no rows change */
+        skip_words(q, n, &i, "IF", "EXISTS");
+        for (;;) {
+                if (!next_name(q, n, &i, ev->u.query.schema, db, tbl))
+                        return 0;
+                if ((rc = table_dropped(s, st, db, tbl, pos, err)))
+                        return rc;
+                if (next_tok(q, n, &i, a, sizeof(a)) != 2 || a[0] != ',')
+                        return 0;
+        }
+}
+
+/* CREATE [OR REPLACE] TABLE [IF NOT EXISTS] [db.]t: announced at once from
+ * information_schema (read now: a later ALTER may already show, which only
+ * brings a column in earlier), so an empty table reaches the target too. OR
+ * REPLACE drops the old one first. */
+static int on_create(struct my_src *s, struct my_stream *st, const struct my_event *ev, size_t i,
+                     uint64_t pos, struct zetl_err *err)
+{
+        const char *q = ev->u.query.sql;
+        size_t n = ev->u.query.sql_len;
+        char a[ZETL_NAME_MAX], db[ZETL_NAME_MAX], tbl[ZETL_NAME_MAX];
+        bool replace = false;
+        struct my_tbl *t;
+        int rc;
+
+        if (next_tok(q, n, &i, a, sizeof(a)) != 1)
+                return 0;
+        if (strcasecmp(a, "OR") == 0) {
+                if (next_tok(q, n, &i, a, sizeof(a)) != 1 || strcasecmp(a, "REPLACE") != 0 ||
+                    next_tok(q, n, &i, a, sizeof(a)) != 1)
+                        return 0;
+                replace = true;
+        }
+        if (strcasecmp(a, "TABLE") != 0)
+                return 0; /* TEMPORARY, INDEX, VIEW, DATABASE...: no rows of ours */
+        skip_words(q, n, &i, "IF", "NOT");
+        skip_words(q, n, &i, "EXISTS", NULL);
+        if (!next_name(q, n, &i, ev->u.query.schema, db, tbl))
+                return 0;
+        if (replace && (rc = table_dropped(s, st, db, tbl, pos, err)))
+                return rc;
+        if (tbl_by_name(s, db, tbl))
+                return 0; /* IF NOT EXISTS of a table already known */
+        return my_table_from_catalog(s, st->em, db, tbl, &t, err);
 }
 
 /* TRUNCATE [TABLE] [db.]name: the table, else nothing. */
@@ -511,12 +916,24 @@ static int on_query(struct my_src *s, struct my_stream *st, const struct my_even
                     (rc = zetl_emit_truncate(st->em, t->schema, pos, err)))
                         return rc;
         } else if (w > 0) {
-                /* Other DDL: the next TABLE_MAP of the table carries its new
-                 * shape; renames and drops of columns keep identities right. */
-                if (strcmp(word, "ALTER") == 0)
-                        on_alter(s, q, n, i, ev->u.query.schema);
+                /* Other DDL: the next TABLE_MAP of a table carries its new
+                 * shape; what a TABLE_MAP cannot tell (column renames, table
+                 * renames and drops, new empty tables) is read here. */
+                uint64_t pos = 0;
+                int rc = 0;
+                my_binlog_order(ev->file, ev->start_pos, &pos);
                 zlog_info("DDL at %s:%llu: %.*s", ev->file, (unsigned long long)ev->start_pos,
                           (int)(n > 200 ? 200 : n), q);
+                if (strcmp(word, "ALTER") == 0)
+                        on_alter(s, st, ev, i);
+                else if (strcmp(word, "RENAME") == 0)
+                        on_rename(s, st, ev, i);
+                else if (strcmp(word, "DROP") == 0)
+                        rc = on_drop(s, st, ev, i, pos, err);
+                else if (strcmp(word, "CREATE") == 0)
+                        rc = on_create(s, st, ev, i, pos, err);
+                if (rc)
+                        return rc;
         }
         /* A statement outside a transaction is its own unit. */
         if (!st->in_txn)

@@ -28,6 +28,12 @@ struct zetl_emitter;
  * run) and numbers it: it sets s->version, whatever the source put there.
  * The core takes its own reference. Returns 0 or an error. */
 int zetl_emit_schema(struct zetl_emitter *em, const struct zetl_schema *s, struct zetl_err *err);
+/* The table's current shape as the core knows it: announced in this run,
+ * else the one the target was last given (an earlier run), else NULL. The
+ * pointer stays valid until the source's next zetl_emit_schema of the table;
+ * take a reference to keep it. For sources that track column identities
+ * themselves (MySQL), so that a restart continues them. */
+const struct zetl_schema *zetl_emit_known(struct zetl_emitter *em, const struct zetl_table_id *id);
 /* True when the table is selected by the integration's table filter. */
 bool zetl_emit_wants(struct zetl_emitter *em, const struct zetl_table_id *id);
 /* Begin a row of schema s (announced with zetl_emit_schema) and return the

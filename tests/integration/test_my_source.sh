@@ -90,7 +90,7 @@ sleep 2.5
 check "the run reconnected after the restart" grep -q "retrying in" "$work/run.log"
 { kill -9 "$runner" && wait "$runner"; } 2>/dev/null
 runner=
-sql "$db" -e "INSERT INTO orders (id, name, qty) SELECT seq, 'after kill', 1 FROM seq_300000_to_300199"
+sql "$db" -e "INSERT INTO orders (id, name, quantity) SELECT seq, 'after kill', 1 FROM seq_300000_to_300199"
 "$zetl" run mysrc --once >>"$work/run.log" 2>&1
 check "run --once after a kill -9 exits 0" test $? -eq 0
 
