@@ -7,9 +7,11 @@
  * huge transaction may be handed on early to bound memory, but the COMMIT
  * item only follows its last row.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "pipeline_int.h"
 #include "zetl/filter.h"
@@ -407,6 +409,33 @@ void zetl_emit_progress(struct zetl_emitter *em, const struct zetl_table_id *id,
         it->done = done;
         it->total = total;
         zetl_queue_push(em->q, it);
+}
+
+bool zetl_emit_progress_line(struct zetl_emitter *em, long long done, long long expect, int ntables,
+                             long long t0_ms, bool final)
+{
+        long long now = zetl_now_ms();
+        bool tty = isatty(STDERR_FILENO);
+
+        if (!final && now - em->progress_ms < (tty ? 200 : 10000))
+                return false;
+        em->progress_ms = now;
+        if (expect < done)
+                expect = done;
+        double secs = (double)(now - t0_ms) / 1000.0;
+        double rate = secs > 0 ? (double)done / secs : 0;
+        double eta = rate > 0 ? (double)(expect - done) / rate : 0;
+        int pct = expect ? (int)(100.0 * (double)done / (double)expect) : 100;
+        if (tty && !final)
+                fprintf(stderr,
+                        "\r\033[Kinitial sync: %lld of ~%lld rows (%d%%), %.0f rows/s, ETA %.0f s",
+                        done, expect, pct, rate, eta);
+        else
+                zlog_info("initial sync: %lld of ~%lld rows (%d%%) in %d tables, %.0f rows/s%s",
+                          done, expect, pct, ntables, rate, final ? ", done" : "");
+        if (tty && final)
+                fputc('\n', stderr);
+        return true;
 }
 
 void zetl_emit_table_error(struct zetl_emitter *em, const struct zetl_table_id *id,

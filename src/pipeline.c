@@ -210,7 +210,7 @@ static int apply(struct sink_state *s, struct zetl_item *it)
         case ZETL_IT_PROGRESS:
                 zlog_info("initial sync of %s: %lld of ~%lld rows",
                           zetl_table_id_str(&it->id, name, sizeof(name)), (long long)it->done,
-                          (long long)it->total);
+                          (long long)(it->total > it->done ? it->total : it->done));
                 break;
         case ZETL_IT_END:
                 break;

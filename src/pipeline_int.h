@@ -24,6 +24,7 @@ struct zetl_emitter {
         const struct zetl_pipeline_ctx *ctx;
         struct zetl_queue *q;
         atomic_bool *stopping;
+        long long progress_ms; /* last zetl_emit_progress_line */
 
         struct em_table *tables;
         int ntables, cap;
@@ -56,6 +57,5 @@ int zetl_emitter_init(struct zetl_emitter *em, const struct zetl_pipeline_ctx *c
  * source is between transactions) and push END. */
 int zetl_emitter_finish(struct zetl_emitter *em, bool commit, struct zetl_err *err);
 void zetl_emitter_destroy(struct zetl_emitter *em);
-long long zetl_now_ms(void);
 
 #endif

@@ -93,21 +93,29 @@ static int mys_open(void *priv, const struct zetl_conn_cfg *cfg, struct zetl_err
         return connect_sql(priv, cfg, err);
 }
 
+/* The initial sync's running totals, for its progress line. */
 struct snap_emit {
         struct zetl_emitter *em;
+        long long done, expect, t0_ms;
+        int ntables;
 };
 
 static int hand_on(void *arg, struct zetl_batch *b, struct zetl_err *err)
 {
-        return zetl_emit_batch(((struct snap_emit *)arg)->em, b, err);
+        struct snap_emit *se = arg;
+
+        se->done += b->nrows;
+        zetl_emit_progress_line(se->em, se->done, se->expect, se->ntables, se->t0_ms, false);
+        return zetl_emit_batch(se->em, b, err);
 }
 
 /* One table of the snapshot: described, announced, emptied, copied. */
-static int snapshot_table(struct my_src *s, struct zetl_emitter *em, const char *db,
-                          const char *table, struct zetl_err *err)
+static int snapshot_table(struct my_src *s, struct snap_emit *se, const char *db, const char *table,
+                          struct zetl_err *err)
 {
+        struct zetl_emitter *em = se->em;
         struct my_tbl *t = calloc(1, sizeof(*t));
-        struct snap_emit se = { em };
+        long long before = se->done;
         uint64_t rows = 0;
         int rc;
 
@@ -134,8 +142,9 @@ static int snapshot_table(struct my_src *s, struct zetl_emitter *em, const char 
                 t->schema->cols[i].source_id = my_colid(t, t->schema->cols[i].name);
         if ((rc = zetl_emit_schema(em, t->schema, err)) ||
             (rc = zetl_emit_snapshot_table(em, t->schema, err)) ||
-            (rc = my_snapshot_table(s->conn, &t->tm, t->schema, NULL, hand_on, &se, &rows, err)))
+            (rc = my_snapshot_table(s->conn, &t->tm, t->schema, NULL, hand_on, se, &rows, err)))
                 return rc;
+        se->done = before + (long long)rows;
         zetl_emit_progress(em, &t->id, (int64_t)rows, (int64_t)rows);
         return 0;
 }
@@ -147,10 +156,13 @@ static int snapshot(struct my_src *s, struct zetl_emitter *em, struct my_binlog_
         MYSQL_RES *res;
         MYSQL_ROW row;
         char text[ZETL_POS_TOKEN_MAX];
+        struct snap_emit se = { .em = em };
 
         if ((rc = my_snapshot_start(s->conn, MY_SNAPSHOT_AUTO, pos, err)))
                 return rc;
-        if (mysql_query(s->conn, "SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES "
+        /* TABLE_ROWS is InnoDB's estimate: only for the progress line. */
+        if (mysql_query(s->conn, "SELECT TABLE_SCHEMA, TABLE_NAME, TABLE_ROWS "
+                                 "FROM information_schema.TABLES "
                                  "WHERE TABLE_TYPE = 'BASE TABLE' AND TABLE_SCHEMA NOT IN "
                                  "('mysql', 'information_schema', 'performance_schema', 'sys') "
                                  "ORDER BY 1, 2") ||
@@ -158,15 +170,25 @@ static int snapshot(struct my_src *s, struct zetl_emitter *em, struct my_binlog_
                 rc = my_conn_error(s->conn, "listing tables", err);
                 goto out;
         }
+        while ((row = mysql_fetch_row(res))) {
+                struct zetl_table_id id;
+                if (zetl_table_id_set(&id, row[0], "", row[1]) || !zetl_emit_wants(em, &id))
+                        continue;
+                se.expect += row[2] ? atoll(row[2]) : 0;
+                se.ntables++;
+        }
+        mysql_data_seek(res, 0);
+        se.t0_ms = zetl_now_ms();
         while ((row = mysql_fetch_row(res)) && rc == 0) {
                 struct zetl_table_id id;
                 if (zetl_table_id_set(&id, row[0], "", row[1]) || !zetl_emit_wants(em, &id))
                         continue;
-                rc = snapshot_table(s, em, row[0], row[1], err);
+                rc = snapshot_table(s, &se, row[0], row[1], err);
         }
         mysql_free_result(res);
         if (rc)
                 goto out;
+        zetl_emit_progress_line(em, se.done, se.expect, se.ntables, se.t0_ms, true);
         my_binlog_pos_format(pos, text, sizeof(text));
         struct zetl_position p = { 0 };
         if (my_binlog_order(pos->file, pos->offset, &p.order)) {

@@ -357,39 +357,21 @@ static int plan(struct snap *sn, struct pg_rel ***rels, int *nrels, struct zetl_
         return rc;
 }
 
-/* Progress: a line per table on a terminal (redrawn), a log line otherwise. */
+/* Progress: the overall line, then each table's count for the status. */
 static void progress(struct snap *sn, struct pg_rel **rels, int nrels, long long t0_ms, bool final)
 {
-        static long long last_log;
-        long long now = 0;
-        struct timespec ts;
-        bool tty = isatty(STDERR_FILENO);
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        now = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-        if (!final && !tty && now - last_log < 10000)
-                return;
-        last_log = now;
-        double secs = (double)(now - t0_ms) / 1000.0;
         long long total = 0, expect = 0;
+
         for (int i = 0; i < nrels; i++) {
                 long long d = atomic_load(&sn->done[i]);
                 total += d;
                 expect += rels[i]->reltuples > d ? rels[i]->reltuples : d;
-                zetl_emit_progress(sn->em, &rels[i]->schema->id, d, rels[i]->reltuples);
         }
-        double rate = secs > 0 ? (double)total / secs : 0;
-        double eta = rate > 0 && expect > total ? (double)(expect - total) / rate : 0;
-        int pct = expect ? (int)(100.0 * (double)total / (double)expect) : 100;
-        if (tty && !final)
-                fprintf(stderr,
-                        "\r\033[Kinitial sync: %lld of ~%lld rows (%d%%), %.0f rows/s, ETA %.0f s",
-                        total, expect, pct, rate, eta);
-        else
-                zlog_info("initial sync: %lld of ~%lld rows (%d%%) in %d tables, %.0f rows/s%s",
-                          total, expect, pct, nrels, rate, final ? ", done" : "");
-        if (tty && final)
-                fputc('\n', stderr);
+        if (!zetl_emit_progress_line(sn->em, total, expect, nrels, t0_ms, final))
+                return;
+        for (int i = 0; i < nrels; i++)
+                zetl_emit_progress(sn->em, &rels[i]->schema->id, atomic_load(&sn->done[i]),
+                                   rels[i]->reltuples);
 }
 
 int pg_snapshot_run(struct pg_src *s, struct zetl_emitter *em, uint64_t *start,

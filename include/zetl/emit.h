@@ -63,6 +63,16 @@ int zetl_emit_snapshot_done(struct zetl_emitter *em, const struct zetl_position 
 /* Progress of one table's initial sync (rows done, estimated total or -1). */
 void zetl_emit_progress(struct zetl_emitter *em, const struct zetl_table_id *id, int64_t done,
                         int64_t total);
+/* Milliseconds of a monotonic clock. */
+long long zetl_now_ms(void);
+/* The initial sync's overall progress for people: on a terminal one line
+ * redrawn in place (rows, percent, rate, ETA), otherwise a log line at most
+ * every 10 s; final prints the last one. t0_ms is zetl_now_ms() at the start;
+ * expect is the estimated row count of every table to copy. Not thread-safe:
+ * call it from one thread. Returns true when it showed a line (then is the
+ * time to report each table's zetl_emit_progress too). */
+bool zetl_emit_progress_line(struct zetl_emitter *em, long long done, long long expect, int ntables,
+                             long long t0_ms, bool final);
 /* Put a table into needs_attention (unsupported type or DDL...). Its changes
  * are dropped from now on until it is resynced. */
 void zetl_emit_table_error(struct zetl_emitter *em, const struct zetl_table_id *id,
