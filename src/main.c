@@ -5,6 +5,7 @@
  */
 #include <getopt.h>
 #include <stdarg.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,6 +93,11 @@ int main(int argc, char **argv)
         struct cli_globals g = { 0 };
 
         zetl_fault_from_env(); /* tests only: see zetl(1), ZETL_FAULT */
+        /* Batches of up to hundreds of MiB come and go many times a second:
+         * keep freed memory for the next one instead of unmapping it and
+         * faulting it in again (measured: ~8% of the MariaDB bench's CPU). */
+        mallopt(M_MMAP_THRESHOLD, 512 << 20);
+        mallopt(M_TRIM_THRESHOLD, 1024 << 20);
 
         if (argc < 2)
                 return cli_usage_error(NULL, "missing command");

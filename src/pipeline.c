@@ -163,7 +163,10 @@ static int apply(struct sink_state *s, struct zetl_item *it)
                 return 0;
         switch (it->kind) {
         case ZETL_IT_SCHEMA:
-                if (it->old)
+                if (it->old && it->old->version == sch->version)
+                        zlog_debug("table %s: shape as the target last had it (version %u)",
+                                   zetl_table_id_str(&sch->id, name, sizeof(name)), sch->version);
+                else if (it->old)
                         zlog_info("table %s changed shape (version %u -> %u, %d change%s%s)",
                                   zetl_table_id_str(&sch->id, name, sizeof(name)), it->old->version,
                                   sch->version, it->diff.n, it->diff.n == 1 ? "" : "s",

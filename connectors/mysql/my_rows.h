@@ -180,6 +180,7 @@ struct my_col {
         struct my_label *labels;
         char type_text[40]; /* the MySQL type, e.g. "decimal(14,4)", "varchar(20)" */
         uint8_t wire;       /* private: how the decoder reads a value */
+        uint16_t width;     /* private: bytes of a fixed-width value, 0 if length-prefixed */
 };
 
 /* A parsed TABLE_MAP event. Owns every string it points to. */
@@ -282,6 +283,18 @@ struct my_row_image {
  */
 int my_rows_next(struct my_rows_event *ev, const struct my_table_map *tm,
                  struct my_row_image *before, struct my_row_image *after, struct zetl_err *err);
+
+/*
+ * The one-pass alternative to my_rows_next, for a caller that decodes every
+ * image anyway (the stream): my_rows_more checks tm against ev and returns 1
+ * while a row remains at ev->cur (0 at the end, or ZETL_EPROTO); the caller
+ * decodes the row's images from ev->cur in event order (before, then after)
+ * with my_decode_row and hands the end to my_rows_advance, which refuses a
+ * row that took no bytes. Each image is walked once instead of twice.
+ */
+int my_rows_more(const struct my_rows_event *ev, const struct my_table_map *tm,
+                 struct zetl_err *err);
+int my_rows_advance(struct my_rows_event *ev, const uint8_t *p, struct zetl_err *err);
 
 /*
  * Decode one row image at *p (not past end) into the row being built in b

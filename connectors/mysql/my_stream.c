@@ -355,7 +355,6 @@ static int on_rows(struct my_src *s, struct my_stream *st, const struct my_event
                    struct zetl_err *err)
 {
         struct my_rows_event re;
-        struct my_row_image before, after;
         struct my_tbl *t;
         uint64_t pos = 0;
         int rc;
@@ -369,28 +368,25 @@ static int on_rows(struct my_src *s, struct my_stream *st, const struct my_event
         if (t->excluded || t->failed || !t->schema)
                 return 0;
         my_binlog_order(ev->file, ev->start_pos, &pos);
-        while ((rc = my_rows_next(&re, &t->tm, &before, &after, err)) == 1) {
+        /* One pass per image: each is decoded where it lies, in event order
+         * (an update's before image, as the old key, then its after image). */
+        while ((rc = my_rows_more(&re, &t->tm, err)) == 1) {
                 struct zetl_batch *b;
-                const uint8_t *p;
+                const uint8_t *p = re.cur;
                 if ((rc = zetl_emit_row(st->em, t->schema, re.op, pos, &b, err)))
                         return rc;
                 if (re.op == ZETL_OP_DELETE) {
-                        p = before.p;
-                        rc = my_decode_row(b, &t->tm, before.cols, &p, before.p + before.len, true,
-                                           err);
-                } else {
-                        p = after.p;
-                        rc = my_decode_row(b, &t->tm, after.cols, &p, after.p + after.len, false,
-                                           err);
-                }
-                /* An update whose key changed carries the old key. A partial
-                 * (MINIMAL) after image leaves out key columns that did not
-                 * change: they come from the before image. */
-                if (!rc && re.op == ZETL_OP_UPDATE && before.p &&
-                    !(rc = zetl_batch_old_key_begin(b, err))) {
-                        p = before.p;
-                        rc = my_decode_row(b->old, &t->tm, before.cols, &p, before.p + before.len,
-                                           true, err);
+                        rc = my_decode_row(b, &t->tm, re.cols_before, &p, re.end, true, err);
+                } else if (re.op == ZETL_OP_INSERT) {
+                        rc = my_decode_row(b, &t->tm, re.cols_after, &p, re.end, false, err);
+                } else if (!(rc = zetl_batch_old_key_begin(b, err)) &&
+                           !(rc = my_decode_row(b->old, &t->tm, re.cols_before, &p, re.end, true,
+                                                err)) &&
+                           !(rc = my_decode_row(b, &t->tm, re.cols_after, &p, re.end, false,
+                                                err))) {
+                        /* An update whose key changed carries the old key. A
+                         * partial (MINIMAL) after image leaves out key columns
+                         * that did not change: they come from the before image. */
                         for (int c = 0; !rc && c < t->schema->ncols; c++)
                                 if (t->schema->cols[c].key_pos > 0 &&
                                     zetl_batch_is_unchanged(b, c, (uint32_t)b->cur))
@@ -400,6 +396,8 @@ static int on_rows(struct my_src *s, struct my_stream *st, const struct my_event
                                                          (uint32_t)b->old->cur))
                                 zetl_batch_old_key_drop(b); /* same key: none needed */
                 }
+                if (!rc)
+                        rc = my_rows_advance(&re, p, err);
                 if (rc) {
                         zetl_batch_row_abort(b);
                         return zetl_err_prefix(err, "table %s.%s: ", t->id.db, t->id.table);
