@@ -56,6 +56,7 @@ static int apply_options(const struct zetl_conn_cfg *cfg, struct zetl_pipeline_o
         } while (0)
         OPT("flush-rows", flush_rows, 1, 100000000);
         OPT("flush-bytes", flush_bytes, 4096, 1LL << 34);
+        OPT("commit-interval-ms", flush_ms, 1, 3600000);
         OPT("flush-interval-ms", flush_ms, 1, 3600000);
         OPT("batch-max-bytes", batch_max_bytes, 1 << 16, 1LL << 34);
         OPT("queue-max-items", queue_max_items, 1, 100000);
@@ -128,6 +129,8 @@ static int run_run(int argc, char **argv, struct cli_globals *g)
         ctx.idir = it.idir;
         ctx.stop = &stop_requested;
         zetl_pipeline_opts_default(&ctx.opts);
+        if (it.sink->commit_interval_ms)
+                ctx.opts.flush_ms = it.sink->commit_interval_ms;
         ctx.opts.max_attempts = max_attempts;
         if (apply_options(&scfg, &ctx.opts, &err)) {
                 rc = cli_fail(cmd, &err);

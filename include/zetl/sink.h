@@ -45,6 +45,11 @@ struct zetl_sink_ops {
         const char *const *schemes;
         unsigned caps;
         size_t priv_size;
+        /* How often the core commits by default (flush-interval-ms when the
+         * integration does not set it; its alias commit-interval-ms): 0
+         * means the core's 1 s. A sink whose every commit costs (an Iceberg
+         * snapshot) asks for fewer. */
+        unsigned commit_interval_ms;
 
         int (*parse)(const char *uri, struct zetl_err *err);
         int (*setup)(void *priv, const struct zetl_conn_cfg *cfg, struct zetl_err *err);
