@@ -97,6 +97,31 @@ static int decode_tuple(struct pg_rel *rel, struct zetl_batch *b, const struct p
         return 0;
 }
 
+/* An update's new tuple with its unchanged TOAST cells taken from the full
+ * old tuple (REPLICA IDENTITY FULL logs the old row detoasted), so the
+ * target gets every value and needs no read of its own. */
+static int decode_new_with_old(struct pg_rel *rel, struct zetl_batch *b, const struct pgo_tuple *nt,
+                               const struct pgo_tuple *ot, struct zetl_err *err)
+{
+        const struct zetl_schema *sch = rel->schema;
+        struct pgo_iter in, io;
+        struct pgo_col cn, co;
+        int c = 0, rc;
+
+        if (nt->ncols != (uint32_t)sch->ncols || ot->ncols != nt->ncols)
+                return decode_tuple(rel, b, nt, false, false, err);
+        pgo_tuple_iter(nt, &in);
+        pgo_tuple_iter(ot, &io);
+        while (pgo_tuple_next(&in, &cn) && pgo_tuple_next(&io, &co)) {
+                const struct pgo_col *use = cn.kind == PGO_KIND_UNCHANGED ? &co : &cn;
+                if ((rc = decode_cell(rel, b, c, use, err)))
+                        return zetl_err_prefix(err, "table %s, column %s: ", sch->id.table,
+                                               sch->cols[c].name);
+                c++;
+        }
+        return 0;
+}
+
 /* True when a key column differs between two full tuples (REPLICA IDENTITY FULL). */
 static bool key_changed(const struct pg_rel *rel, const struct pgo_tuple *a,
                         const struct pgo_tuple *b)
@@ -198,7 +223,10 @@ static int on_change(struct stream *st, const struct pgo_msg *m, uint64_t lsn, s
         } else if (m->type == PGO_UPDATE) {
                 if ((rc = zetl_emit_row(st->em, rel->schema, ZETL_OP_UPDATE, lsn, &b, err)))
                         return rc;
-                rc = decode_tuple(rel, b, &m->upd.newtup, false, false, err);
+                if (m->upd.old_kind == 'O')
+                        rc = decode_new_with_old(rel, b, &m->upd.newtup, &m->upd.oldtup, err);
+                else
+                        rc = decode_tuple(rel, b, &m->upd.newtup, false, false, err);
                 bool moved = m->upd.old_kind == 'K' ||
                              (m->upd.old_kind == 'O' &&
                               key_changed(rel, &m->upd.oldtup, &m->upd.newtup));

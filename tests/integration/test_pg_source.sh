@@ -48,6 +48,10 @@ CREATE TABLE fullid (a int, b text);
 ALTER TABLE fullid REPLICA IDENTITY FULL;
 INSERT INTO fullid VALUES (1, 'one'), (2, 'two');
 CREATE TABLE skipped (id int PRIMARY KEY);
+-- A key and REPLICA IDENTITY FULL: an unchanged TOAST value comes from the old row.
+CREATE TABLE fulltoast (id int PRIMARY KEY, n int, big text);
+ALTER TABLE fulltoast REPLICA IDENTITY FULL;
+INSERT INTO fulltoast VALUES (1, 0, (SELECT string_agg(md5(g::text || 'full'), '') FROM generate_series(1, 4000) g));
 -- One row of many types before the snapshot; the same values after it, streamed.
 CREATE TABLE typed (id int PRIMARY KEY, i2 smallint, i8 bigint, f4 real, f8 double precision,
                     n numeric, d date, t time, ts timestamp, tz timestamptz, iv interval, u uuid,
@@ -117,6 +121,7 @@ writer=
 sql <<'SQL'
 -- Unchanged TOAST: only another column changes.
 UPDATE orders SET qty = -7 WHERE id = 7;
+UPDATE fulltoast SET n = 1 WHERE id = 1;
 -- A 10 MB value, streamed.
 UPDATE orders SET big = (SELECT string_agg(md5(g::text), '') FROM generate_series(1, 327680) g)
  WHERE id = 11;
@@ -218,6 +223,8 @@ check "ADD COLUMN reaches the target as a schema change" \
         any '.type == "schema" and .table[2] == "orders" and ((.changes // []) | map(.kind) | index("add")) != null'
 check "DROP COLUMN reaches the target as a schema change" \
         any '.type == "schema" and .table[2] == "orders" and ((.changes // []) | map(.kind) | index("drop")) != null'
+check "with REPLICA IDENTITY FULL the unchanged TOAST value is sent whole, from the old row" \
+        any '.type == "change" and .op == "update" and .table[2] == "fulltoast" and .row.n == 1 and (.row.big | length) == 128000 and ((.unchanged // []) | length) == 0'
 check "a 10 MB value arrived whole in the stream" \
         any '.type == "change" and .op == "update" and .row.id == 11 and (.row.big | length) == 10485760'
 check "the TOASTed value arrived whole in the snapshot" \
