@@ -11,6 +11,7 @@
  * the raw bytes, bounds-checked, rather than from the library's structs,
  * whose heartbeat layout is MySQL's.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdatomic.h>
@@ -124,6 +125,15 @@ int my_binlog_order(const char *file, uint64_t offset, uint64_t *out)
         return 0;
 }
 
+/* A MySQL GTID position as zetl writes it: uuid:gno (hex digits, '-', ':'). */
+static bool mysql_gtid_text_ok(const char *g)
+{
+        for (; *g; g++)
+                if (!isxdigit((unsigned char)*g) && *g != '-' && *g != ':' && *g != ',')
+                        return false;
+        return true;
+}
+
 static bool gtid_text_ok(const char *g)
 {
         for (; *g; g++)
@@ -169,7 +179,8 @@ int my_binlog_pos_parse(const char *text, struct my_binlog_pos *out, struct zetl
                         goto bad;
         }
         if (g) {
-                if (strlen(g + 5) >= sizeof(out->gtid) || !gtid_text_ok(g + 5))
+                if (strlen(g + 5) >= sizeof(out->gtid) ||
+                    !(gtid_text_ok(g + 5) || mysql_gtid_text_ok(g + 5)))
                         goto bad;
                 snprintf(out->gtid, sizeof(out->gtid), "%s", g + 5);
         }
@@ -513,6 +524,40 @@ static int decode_query(struct my_binlog *r, struct my_event *ev, struct zetl_er
         return 0;
 }
 
+int my_mysql_gtid_parse(const uint8_t *body, size_t len, uint8_t sid[16], int64_t *gno,
+                        struct zetl_err *err)
+{
+        uint64_t g;
+
+        if (len < 1 + 16 + 8)
+                return zetl_err_set(err, ZETL_EPROTO, ZETL_ERRC_FATAL,
+                                    "MySQL GTID event of %zu bytes (at least 25)", len);
+        memcpy(sid, body + 1, 16);
+        g = le64(body + 17);
+        if (g == 0 || g > (uint64_t)INT64_MAX)
+                return zetl_err_set(err, ZETL_EPROTO, ZETL_ERRC_FATAL,
+                                    "MySQL GTID event with transaction number %llu",
+                                    (unsigned long long)g);
+        *gno = (int64_t)g;
+        return 0;
+}
+
+void my_mysql_gtid_format(const uint8_t sid[16], int64_t gno, char *buf, size_t len)
+{
+        static const char hex[] = "0123456789abcdef";
+        char u[37];
+        int k = 0;
+
+        for (int i = 0; i < 16; i++) {
+                if (i == 4 || i == 6 || i == 8 || i == 10)
+                        u[k++] = '-';
+                u[k++] = hex[sid[i] >> 4];
+                u[k++] = hex[sid[i] & 15];
+        }
+        u[k] = '\0';
+        snprintf(buf, len, "%s:%lld", u, (long long)gno);
+}
+
 static int decode_body(struct my_binlog *r, struct my_event *ev, struct zetl_err *err)
 {
         const uint8_t *b = ev->body;
@@ -539,6 +584,9 @@ static int decode_body(struct my_binlog *r, struct my_event *ev, struct zetl_err
                 if ((b[12] & MY_GTID_GROUP_COMMIT_ID) && ev->body_len >= GTID_MIN_BODY + 8)
                         ev->u.gtid.commit_id = le64(b + GTID_MIN_BODY);
                 return 0;
+        case MY_EV_MYSQL_GTID:
+                return my_mysql_gtid_parse(b, ev->body_len, ev->u.mysql_gtid.sid,
+                                           &ev->u.mysql_gtid.gno, err);
         case MY_EV_HEARTBEAT:
                 /* MariaDB's and MySQL's v1 heartbeat: the current file's name. */
                 if (!copy_name(b, ev->body_len, r->aux, sizeof(r->aux)))

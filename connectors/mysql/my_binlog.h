@@ -137,6 +137,10 @@ struct my_event {
                         uint64_t commit_id; /* group commit id, 0 without one */
                 } gtid;
                 struct {
+                        uint8_t sid[16]; /* the source server's UUID */
+                        int64_t gno;     /* transaction number, 1.. */
+                } mysql_gtid;            /* MY_EV_MYSQL_GTID: "uuid:gno" */
+                struct {
                         uint64_t xid; /* the storage engine's transaction id */
                 } xid;
                 struct {
@@ -159,6 +163,19 @@ struct my_event {
                 } fde;
         } u;
 };
+
+/*
+ * MySQL's GTID event (type 33) body: a flags byte (1: the transaction may
+ * commit in parallel), the originating server's UUID (16 bytes), then the
+ * transaction number GNO (8 bytes little-endian, 1..2^63-1), then logical
+ * clock fields zetl does not need (MySQL's Gtid_log_event, "binary log
+ * event format" in the MySQL source documentation). Returns 0 or
+ * ZETL_EPROTO (too short, GNO out of range).
+ */
+int my_mysql_gtid_parse(const uint8_t *body, size_t len, uint8_t sid[16], int64_t *gno,
+                        struct zetl_err *err);
+/* "3e11fa47-71ca-11e1-9e33-c80aa9429562:23" into buf (>= 58 bytes). */
+void my_mysql_gtid_format(const uint8_t sid[16], int64_t gno, char *buf, size_t len);
 
 struct my_binlog_opts {
         /*

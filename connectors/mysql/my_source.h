@@ -53,6 +53,8 @@ struct my_stream {
                 uint64_t seq;
         } gtid[MY_GTID_DOMAINS];
         int ngtid;
+        /* MySQL's last GTID ("uuid:gno"), "" until one is seen. */
+        char mysql_gtid[64];
 };
 
 struct my_src {

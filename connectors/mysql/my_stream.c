@@ -435,6 +435,8 @@ static int emit_position(struct my_stream *st, const char *file, uint64_t next, 
 
         snprintf(bp.file, sizeof(bp.file), "%s", file);
         bp.offset = next;
+        if (st->mysql_gtid[0])
+                n += (size_t)snprintf(bp.gtid, sizeof(bp.gtid), "%s", st->mysql_gtid);
         for (int i = 0; i < st->ngtid && n + 64 < sizeof(bp.gtid); i++)
                 n += (size_t)snprintf(bp.gtid + n, sizeof(bp.gtid) - n, "%s%u-%u-%llu",
                                       i ? "," : "", st->gtid[i].domain, st->gtid[i].server,
@@ -975,7 +977,11 @@ int my_stream_run(struct my_src *s, struct zetl_emitter *em, const struct my_bin
                 my_binlog_order(target.file, target.offset, &target_order);
         }
         /* Resume from the GTID position as well as the file offset. */
-        for (const char *g = start->gtid; *g && st.ngtid < MY_GTID_DOMAINS;) {
+        /* MySQL's uuid:gno (resumed by file and offset; kept for the token). */
+        if (strchr(start->gtid, ':'))
+                snprintf(st.mysql_gtid, sizeof(st.mysql_gtid), "%.63s", start->gtid);
+        for (const char *g = st.mysql_gtid[0] ? "" : start->gtid;
+             *g && st.ngtid < MY_GTID_DOMAINS;) {
                 unsigned d, sv;
                 unsigned long long q;
                 int used = 0;
@@ -1014,6 +1020,12 @@ int my_stream_run(struct my_src *s, struct zetl_emitter *em, const struct my_bin
                 case MY_EV_GTID:
                         gtid_seen(&st, &ev);
                         st.in_txn = !ev.u.gtid.standalone;
+                        break;
+                case MY_EV_MYSQL_GTID:
+                        /* MySQL 8: a DML transaction follows as BEGIN ... XID. */
+                        my_mysql_gtid_format(ev.u.mysql_gtid.sid, ev.u.mysql_gtid.gno,
+                                             st.mysql_gtid, sizeof(st.mysql_gtid));
+                        st.in_txn = false;
                         break;
                 case MY_EV_TABLE_MAP:
                         rc = on_table_map(s, &st, &ev, err);
