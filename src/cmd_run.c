@@ -28,14 +28,19 @@ static void on_signal(int sig)
 }
 
 static const char run_usage[] =
-        "Usage: zetl run NAME [--once]\n\n"
+        "Usage: zetl run NAME [--once] [--max-attempts N] [--metrics-file FILE]\n"
+        "                [--metrics-listen HOST:PORT]\n\n"
         "Replicate: take the initial snapshot if it is not done, then stream every\n"
         "change into the target for ever. SIGTERM or SIGINT finish the commit in\n"
         "flight, write the checkpoint and exit 0.\n\n"
         "  --once                 catch up with everything the source had committed\n"
         "                         when the run started, then exit 0\n"
         "  --max-attempts N       give up after N failed attempts (default: retry for ever\n"
-        "                         with capped exponential backoff)\n\n"
+        "                         with capped exponential backoff)\n"
+        "  --metrics-file FILE    write Prometheus metrics to FILE (atomically, each\n"
+        "                         status refresh) for node_exporter's textfile collector\n"
+        "  --metrics-listen HOST:PORT\n"
+        "                         serve GET /metrics and /healthz over HTTP\n\n"
         "Integration options (--option on create/modify-integration) that tune the core:\n"
         "  flush-rows (100000), flush-bytes (67108864), flush-interval-ms (1000),\n"
         "  batch-max-bytes (268435456), queue-max-items (16), queue-max-bytes (268435456),\n"
@@ -72,6 +77,8 @@ static int run_run(int argc, char **argv, struct cli_globals *g)
         static const struct option longopts[] = {
                 { "once", no_argument, NULL, 'o' },
                 { "max-attempts", required_argument, NULL, 'm' },
+                { "metrics-file", required_argument, NULL, 'F' },
+                { "metrics-listen", required_argument, NULL, 'L' },
                 CLI_GLOBAL_LONGOPTS,
                 { NULL, 0, NULL, 0 },
         };
@@ -79,6 +86,7 @@ static int run_run(int argc, char **argv, struct cli_globals *g)
         const char *name = NULL;
         bool once = false;
         int max_attempts = 0;
+        const char *metrics_file = NULL, *metrics_listen = NULL;
         struct cli_integration it = { .lock = -1 };
         struct zetl_conn_cfg scfg = { 0 }, kcfg = { 0 };
         struct zetl_pipeline_ctx ctx = { 0 };
@@ -104,6 +112,12 @@ static int run_run(int argc, char **argv, struct cli_globals *g)
                         max_attempts = (int)v;
                         break;
                 }
+                case 'F':
+                        metrics_file = optarg;
+                        break;
+                case 'L':
+                        metrics_listen = optarg;
+                        break;
                 case ':':
                         return cli_usage_error(cmd, "option %s needs a value", argv[optind - 1]);
                 case '?':
@@ -144,6 +158,11 @@ static int run_run(int argc, char **argv, struct cli_globals *g)
         sigaction(SIGINT, &sa, NULL);
         signal(SIGPIPE, SIG_IGN);
 
+        if ((metrics_file || metrics_listen) &&
+            zetl_metrics_open(it.d.name, metrics_file, metrics_listen, &ctx.metrics, &err)) {
+                rc = cli_fail(cmd, &err);
+                goto out;
+        }
         zlog_info("starting (%s -> %s%s)", it.src->name, it.sink->name, once ? ", once" : "");
         rc = zetl_pipeline_supervise(&ctx, &err);
         if (rc) {
@@ -154,6 +173,7 @@ static int run_run(int argc, char **argv, struct cli_globals *g)
                                          : "caught up; exiting");
         }
 out:
+        zetl_metrics_close(ctx.metrics);
         cli_integration_close(&it);
         return rc;
 }

@@ -78,6 +78,7 @@ static void table_fail(struct sink_state *s, const struct zetl_table_id *id, con
         char name[ZETL_NAME_MAX * 3];
 
         zlog_error("table %s needs attention: %s", zetl_table_id_str(id, name, sizeof(name)), msg);
+        zetl_metrics_error(s->ctx->metrics);
         if (!ts)
                 return;
         ts->state = ZETL_TABLE_NEEDS_ATTENTION;
@@ -112,6 +113,7 @@ static void status_write(struct sink_state *s, bool force)
         pthread_mutex_unlock(&s->em->mu);
         if (zetl_status_save(s->ctx->idir, s->st, &e))
                 zlog_warn("could not write status: %s", e.msg);
+        zetl_metrics_publish(s->ctx->metrics, s->st);
 }
 
 static int do_commit(struct sink_state *s, const struct zetl_position *pos)
@@ -123,8 +125,10 @@ static int do_commit(struct sink_state *s, const struct zetl_position *pos)
         s->ck.received = s->em->received;
         pthread_mutex_unlock(&s->em->mu);
         s->ck.written = *pos;
+        long long t0 = zetl_now_ms();
         if ((rc = ops->commit(s->priv, pos, &s->err)))
                 return rc;
+        zetl_metrics_commit(s->ctx->metrics, (double)(zetl_now_ms() - t0) / 1000.0);
         if (zetl_pos_is_set(pos))
                 s->ck.committed = *pos;
         if ((rc = zetl_schema_set_save(s->ctx->idir, &s->applied, &s->err)))
@@ -184,8 +188,10 @@ static int apply(struct sink_state *s, struct zetl_item *it)
                 break;
         case ZETL_IT_BATCH:
                 rc = ops->write(s->priv, it->batch, &s->err);
-                if (rc == 0)
+                if (rc == 0) {
                         table_count(s, it->batch);
+                        zetl_metrics_batch(s->ctx->metrics);
+                }
                 break;
         case ZETL_IT_TRUNCATE:
                 rc = ops->truncate(s->priv, sch, it->pos.order, &s->err);
@@ -231,7 +237,16 @@ static void *sink_main(void *arg)
         struct sink_state *s = arg;
         struct zetl_item *it;
 
-        while ((it = zetl_queue_pop(s->q)) != NULL) {
+        for (;;) {
+                bool idle;
+                /* Idle, the status (and metrics) still follow the last commit. */
+                if (!(it = zetl_queue_pop_wait(s->q, s->ctx->opts.status_interval_ms, &idle))) {
+                        if (!idle)
+                                break;
+                        if (s->rc == 0)
+                                status_write(s, false);
+                        continue;
+                }
                 bool end = it->kind == ZETL_IT_END;
                 if (s->rc == 0) {
                         s->rc = apply(s, it);
@@ -461,6 +476,7 @@ int zetl_pipeline_supervise(const struct zetl_pipeline_ctx *ctx, struct zetl_err
                 long wait = delay + (delay / 4 > 0 ? rand() % (delay / 4 + 1) : 0);
                 zlog_warn("%s; retrying in %.1f s (attempt %d)", err->msg, (double)wait / 1000,
                           attempt + 1);
+                zetl_metrics_retry(ctx->metrics);
                 sleep_ms(wait, ctx->stop);
                 if (ctx->stop && *ctx->stop)
                         return 0;

@@ -21,6 +21,7 @@
 #include <stddef.h>
 
 #include "catalog.h"
+#include "metrics.h"
 #include "zetl/config.h"
 #include "zetl/err.h"
 #include "zetl/sink.h"
@@ -48,7 +49,8 @@ struct zetl_pipeline_ctx {
         const struct zetl_conn_cfg *sink_cfg;
         const char *idir; /* the integration's folder: checkpoint.json, status.json */
         struct zetl_pipeline_opts opts;
-        volatile sig_atomic_t *stop; /* set by signal handlers: finish and exit */
+        volatile sig_atomic_t *stop;  /* set by signal handlers: finish and exit */
+        struct zetl_metrics *metrics; /* NULL: none (metrics.h) */
 };
 
 /* Run until the source stops or fails, retrying transient failures. Returns 0

@@ -1,4 +1,6 @@
 /* Bounded queue of pipeline items (see queue.h). */
+#include <errno.h>
+#include <time.h>
 #include <stdlib.h>
 
 #include "queue.h"
@@ -79,6 +81,36 @@ struct zetl_item *zetl_queue_pop(struct zetl_queue *q)
                 pthread_cond_wait(&q->not_empty, &q->mu);
         it = q->head;
         if (it) {
+                q->head = it->next;
+                if (!q->head)
+                        q->tail = NULL;
+                q->items--;
+                q->bytes -= it->bytes;
+                pthread_cond_signal(&q->not_full);
+        }
+        pthread_mutex_unlock(&q->mu);
+        return it;
+}
+
+struct zetl_item *zetl_queue_pop_wait(struct zetl_queue *q, long ms, bool *timed_out)
+{
+        struct zetl_item *it;
+        struct timespec until;
+
+        *timed_out = false;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += ms / 1000;
+        until.tv_nsec += (ms % 1000) * 1000000L;
+        if (until.tv_nsec >= 1000000000L) {
+                until.tv_sec++;
+                until.tv_nsec -= 1000000000L;
+        }
+        pthread_mutex_lock(&q->mu);
+        while (!q->head && !q->closed && !*timed_out)
+                *timed_out = pthread_cond_timedwait(&q->not_empty, &q->mu, &until) == ETIMEDOUT;
+        it = q->head;
+        if (it) {
+                *timed_out = false;
                 q->head = it->next;
                 if (!q->head)
                         q->tail = NULL;

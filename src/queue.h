@@ -58,6 +58,8 @@ void zetl_queue_destroy(struct zetl_queue *q); /* frees items left */
 int zetl_queue_push(struct zetl_queue *q, struct zetl_item *it);
 /* Blocks while empty; NULL when closed and empty. */
 struct zetl_item *zetl_queue_pop(struct zetl_queue *q);
+/* The same, waiting at most ms: NULL with *timed_out set when nothing came. */
+struct zetl_item *zetl_queue_pop_wait(struct zetl_queue *q, long ms, bool *timed_out);
 void zetl_queue_close(struct zetl_queue *q);
 void zetl_item_free(struct zetl_item *it);
 
