@@ -21,6 +21,8 @@ PACKAGES=(
         clang libclang-rt-14-dev
         # ss, pgrep and ps in the harness and tests; jq reads zetl's JSON output in tests
         iproute2 procps jq
+        # curl: the metrics endpoint test
+        curl
         # GNU time: peak memory in make bench
         time
         # interop readers (DuckDB, avsc, icebird)
