@@ -195,6 +195,43 @@ static int jsonl_resume(void *priv, struct zetl_position *out, struct zetl_err *
         return 0;
 }
 
+/* zetl check: the file's directory must exist and be writable; an existing
+ * file is appended to (from its last commit line). */
+static int jsonl_check(void *priv, const struct zetl_conn_cfg *cfg, bool fix,
+                       struct zetl_check_report *r, struct zetl_err *err)
+{
+        const char *path = cfg->uri + 6;
+        char dir[4096];
+        const char *slash = strrchr(path, '/');
+        struct stat st;
+
+        (void)priv;
+        (void)fix;
+        (void)err;
+        if (strcmp(path, "-") == 0) {
+                zetl_check_add(r, ZETL_CHECK_OK, "output", "standard output");
+                return 0;
+        }
+        snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - path) + (slash == path) : 1,
+                 slash ? path : ".");
+        if (access(dir, W_OK | X_OK) != 0) {
+                struct zetl_check_item *it = zetl_check_add(r, ZETL_CHECK_FAIL, "directory",
+                                                            "%.400s: %s", dir, strerror(errno));
+                if (it)
+                        snprintf(it->fix, sizeof(it->fix),
+                                 "create it, writable by the user running zetl: mkdir -p %.400s",
+                                 dir);
+                return 0;
+        }
+        zetl_check_add(r, ZETL_CHECK_OK, "directory", "%.400s is writable", dir);
+        if (stat(path, &st) == 0)
+                zetl_check_add(r, ZETL_CHECK_WARN, "file",
+                               "%.400s exists (%lld bytes): a new integration appends to it, "
+                               "after cutting anything past its last commit line",
+                               path, (long long)st.st_size);
+        return 0;
+}
+
 static int jsonl_nop(void *priv, const struct zetl_conn_cfg *cfg, struct zetl_err *err)
 {
         (void)priv;
@@ -311,6 +348,7 @@ const struct zetl_sink_ops zetl_jsonl_sink = {
         .parse = jsonl_parse,
         .setup = jsonl_nop,
         .teardown = jsonl_nop,
+        .check = jsonl_check,
         .open = jsonl_open,
         .resume = jsonl_resume,
         .schema = jsonl_schema_fn,

@@ -663,9 +663,10 @@ static int check_row_image(struct st_mysql *m, struct my_setup_report *r, struct
 static int check_row_metadata(struct st_mysql *m, struct my_setup_report *r, struct zetl_err *err)
 {
         static const char *const consequence =
-                "column names then come from information_schema when a table is first seen, "
-                "so a schema change made while zetl lags behind can be applied to rows of the "
-                "old shape";
+                "column names then come from information_schema when a table is first seen "
+                "and after each change of it; a table whose shape changed while zetl lagged "
+                "behind needs attention (a resync), and a column renamed to a name of the same "
+                "type cannot be told from the old one";
         char v[64];
         bool found;
         struct my_check_item *it;

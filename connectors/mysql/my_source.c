@@ -80,6 +80,128 @@ out:
         return rc;
 }
 
+/* The selected tables without a primary key: warnings (not fixable by zetl). */
+static int check_keys(struct my_src *s, struct zetl_check_report *rep, struct zetl_err *err)
+{
+        MYSQL_RES *res;
+        MYSQL_ROW row;
+        int selected = 0, keyed = 0;
+
+        if (mysql_query(s->conn,
+                        "SELECT t.TABLE_SCHEMA, t.TABLE_NAME, EXISTS (SELECT 1 FROM "
+                        "information_schema.TABLE_CONSTRAINTS c WHERE c.TABLE_SCHEMA = "
+                        "t.TABLE_SCHEMA AND c.TABLE_NAME = t.TABLE_NAME AND c.CONSTRAINT_TYPE = "
+                        "'PRIMARY KEY') FROM information_schema.TABLES t WHERE t.TABLE_TYPE = "
+                        "'BASE TABLE' AND t.TABLE_SCHEMA NOT IN ('mysql', 'information_schema', "
+                        "'performance_schema', 'sys') ORDER BY 1, 2") ||
+            !(res = mysql_store_result(s->conn)))
+                return my_conn_error(s->conn, "listing tables", err);
+        while ((row = mysql_fetch_row(res))) {
+                struct zetl_table_id id;
+                struct zetl_check_item *it;
+                if (zetl_table_id_set(&id, row[0], "", row[1]) ||
+                    !zetl_filter_table(s->cfg->filter, &id))
+                        continue;
+                selected++;
+                if (row[2] && strcmp(row[2], "1") == 0) {
+                        keyed++;
+                        continue;
+                }
+                if ((it = zetl_check_add(rep, ZETL_CHECK_WARN, "table_key",
+                                         "%.100s.%.100s has no primary key: its changes cannot be "
+                                         "applied by key and it will need attention",
+                                         row[0], row[1])))
+                        snprintf(it->fix, sizeof(it->fix),
+                                 "ALTER TABLE `%.100s`.`%.100s` ADD PRIMARY KEY (...);", row[0],
+                                 row[1]);
+        }
+        mysql_free_result(res);
+        if (selected == 0)
+                zetl_check_add(rep, ZETL_CHECK_WARN, "tables", "the filter selects no table");
+        else
+                zetl_check_add(rep, keyed == selected ? ZETL_CHECK_OK : ZETL_CHECK_WARN, "tables",
+                               "%d table%s selected, %d with a primary key", selected,
+                               selected == 1 ? "" : "s", keyed);
+        return 0;
+}
+
+/* zetl check: my_setup_check's items; --fix sets the binlog variables that are
+ * dynamic (for new sessions; the configuration file keeps them over a restart,
+ * which the fix text says). */
+static int mys_check(void *priv, const struct zetl_conn_cfg *cfg, bool fix,
+                     struct zetl_check_report *rep, struct zetl_err *err)
+{
+        static const struct {
+                const char *name, *value;
+        } dynamic[] = { { "binlog_format", "ROW" },
+                        { "binlog_row_image", "FULL" },
+                        { "binlog_row_metadata", "FULL" } };
+        struct my_src *s = priv;
+        struct my_setup_report *r = calloc(1, sizeof(*r));
+        struct zetl_err e2;
+        unsigned fixed = 0; /* bit k: dynamic[k] set by --fix */
+        int rc = 0;
+
+        if (!r)
+                return zetl_err_set(err, ZETL_ENOMEM, ZETL_ERRC_FATAL, "out of memory");
+        if (connect_sql(s, cfg, &e2)) {
+                struct zetl_check_item *it =
+                        zetl_check_add(rep, ZETL_CHECK_FAIL, "connection", "%s", e2.msg);
+                if (it)
+                        snprintf(it->fix, sizeof(it->fix),
+                                 "check the URI, the server and the user's password");
+                goto out;
+        }
+        for (int pass = 0; pass < 2; pass++) {
+                bool changed = false;
+                memset(r, 0, sizeof(*r));
+                if ((rc = my_setup_check(s->conn, r, err)))
+                        goto out;
+                for (int i = 0; pass == 0 && fix && i < r->nitems; i++) {
+                        for (size_t k = 0; k < sizeof(dynamic) / sizeof(dynamic[0]); k++) {
+                                char sql[128];
+                                if (r->items[i].level == MY_CHECK_OK ||
+                                    strcmp(r->items[i].name, dynamic[k].name) != 0)
+                                        continue;
+                                snprintf(sql, sizeof(sql), "SET GLOBAL %s = '%s'", dynamic[k].name,
+                                         dynamic[k].value);
+                                if (my_exec(s->conn, sql, "fixing a binlog setting", &e2) == 0) {
+                                        changed = true;
+                                        fixed |= 1u << k;
+                                }
+                        }
+                }
+                if (!changed)
+                        break;
+        }
+        zetl_check_add(rep, ZETL_CHECK_OK, "connection", "connected as %s", r->user);
+        for (int i = 0; i < r->nitems; i++) {
+                const struct my_check_item *m = &r->items[i];
+                struct zetl_check_item *it =
+                        zetl_check_add(rep,
+                                       m->level == MY_CHECK_OK     ? ZETL_CHECK_OK
+                                       : m->level == MY_CHECK_WARN ? ZETL_CHECK_WARN
+                                                                   : ZETL_CHECK_FAIL,
+                                       m->name, "%s", m->detail);
+                if (!it)
+                        continue;
+                snprintf(it->fix, sizeof(it->fix), "%s", m->fix);
+                for (size_t k = 0; k < sizeof(dynamic) / sizeof(dynamic[0]); k++) {
+                        if (strcmp(m->name, dynamic[k].name) != 0)
+                                continue;
+                        if (m->level != MY_CHECK_OK || (fixed & (1u << k)))
+                                snprintf(it->fix_sql, sizeof(it->fix_sql), "SET GLOBAL %s = '%s'",
+                                         dynamic[k].name, dynamic[k].value);
+                        it->fixed = (fixed & (1u << k)) && m->level == MY_CHECK_OK;
+                }
+        }
+        rc = check_keys(s, rep, err);
+out:
+        free(r);
+        mys_close(s);
+        return rc;
+}
+
 static int mys_teardown(void *priv, const struct zetl_conn_cfg *cfg, struct zetl_err *err)
 {
         (void)priv;
@@ -233,6 +355,7 @@ const struct zetl_source_ops zetl_my_source = {
         .parse = mys_parse,
         .setup = mys_setup,
         .teardown = mys_teardown,
+        .check = mys_check,
         .open = mys_open,
         .run = mys_run,
         .close = mys_close,

@@ -88,6 +88,31 @@ static int pgs_setup(void *priv, const struct zetl_conn_cfg *cfg, struct zetl_er
         return rc;
 }
 
+static int pgs_check(void *priv, const struct zetl_conn_cfg *cfg, bool fix,
+                     struct zetl_check_report *r, struct zetl_err *err)
+{
+        struct pg_src *s = priv;
+        int rc;
+
+        s->cfg = cfg;
+        if (pg_connect(cfg->uri, &s->conn, err)) {
+                /* Not reaching the server is the first thing check reports. */
+                struct zetl_check_item *it =
+                        zetl_check_add(r, ZETL_CHECK_FAIL, "connection", "%s", err->msg);
+                if (it)
+                        snprintf(it->fix, sizeof(it->fix),
+                                 "check the URI, the server, pg_hba.conf and the password");
+                zetl_err_clear(err);
+                rc = 0;
+        } else if ((rc = pg_query_value(s->conn, "SELECT current_database()",
+                                        "reading the database", s->dbname, sizeof(s->dbname),
+                                        err)) == 0) {
+                rc = pg_check_run(s, fix, r, err);
+        }
+        pgs_close(s);
+        return rc;
+}
+
 static int pgs_teardown(void *priv, const struct zetl_conn_cfg *cfg, struct zetl_err *err)
 {
         struct pg_src *s = priv;
@@ -170,6 +195,7 @@ const struct zetl_source_ops zetl_pg_source = {
         .parse = pgs_parse,
         .setup = pgs_setup,
         .teardown = pgs_teardown,
+        .check = pgs_check,
         .open = pgs_open,
         .run = pgs_run,
         .close = pgs_close,

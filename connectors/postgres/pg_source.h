@@ -118,6 +118,9 @@ int pg_setup_load(const char *idir, struct pg_setup_state *st, bool *found, stru
 int pg_setup_save(const char *idir, const struct pg_setup_state *st, struct zetl_err *err);
 /* create-integration: every check, then publication and slot. */
 int pg_setup_run(struct pg_src *s, struct zetl_err *err);
+/* zetl check: the prerequisites as a report (pg_check.c); with fix, REPLICA
+ * IDENTITY FULL on selected tables without a key. */
+int pg_check_run(struct pg_src *s, bool fix, struct zetl_check_report *rep, struct zetl_err *err);
 /* delete-integration: drop what pg_setup_run created. */
 int pg_teardown_run(struct pg_src *s, struct zetl_err *err);
 

@@ -27,10 +27,12 @@
 #ifndef ZETL_SINK_H
 #define ZETL_SINK_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "zetl/batch.h"
+#include "zetl/check.h"
 #include "zetl/config.h"
 #include "zetl/err.h"
 #include "zetl/position.h"
@@ -54,6 +56,12 @@ struct zetl_sink_ops {
         int (*parse)(const char *uri, struct zetl_err *err);
         int (*setup)(void *priv, const struct zetl_conn_cfg *cfg, struct zetl_err *err);
         int (*teardown)(void *priv, const struct zetl_conn_cfg *cfg, struct zetl_err *err);
+        /* zetl check: verify the prerequisites without creating anything (and
+         * with fix, apply the fixes that are safe over the connection); NULL
+         * when the connector has nothing to check beyond parse. Returns 0
+         * with the items in r, or an error when it could not check at all. */
+        int (*check)(void *priv, const struct zetl_conn_cfg *cfg, bool fix,
+                     struct zetl_check_report *r, struct zetl_err *err);
         int (*open)(void *priv, const struct zetl_conn_cfg *cfg, struct zetl_err *err);
         int (*resume)(void *priv, struct zetl_position *out, struct zetl_err *err);
         int (*schema)(void *priv, const struct zetl_schema *old, const struct zetl_schema *new,

@@ -21,6 +21,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "zetl/check.h"
 #include "zetl/config.h"
 #include "zetl/err.h"
 #include "zetl/filter.h"
@@ -49,6 +50,12 @@ struct zetl_source_ops {
         int (*parse)(const char *uri, struct zetl_err *err);
         int (*setup)(void *priv, const struct zetl_conn_cfg *cfg, struct zetl_err *err);
         int (*teardown)(void *priv, const struct zetl_conn_cfg *cfg, struct zetl_err *err);
+        /* zetl check: verify the prerequisites without creating anything (and
+         * with fix, apply the fixes that are safe over the connection); NULL
+         * when the connector has nothing to check beyond parse. Returns 0
+         * with the items in r, or an error when it could not check at all. */
+        int (*check)(void *priv, const struct zetl_conn_cfg *cfg, bool fix,
+                     struct zetl_check_report *r, struct zetl_err *err);
         int (*open)(void *priv, const struct zetl_conn_cfg *cfg, struct zetl_err *err);
         int (*run)(void *priv, struct zetl_emitter *em, const struct zetl_resume *resume,
                    struct zetl_err *err);
