@@ -300,6 +300,33 @@ static int folder_path(const struct zetl_catalog *cat, const char *name, char *b
 }
 
 /* The folder must exist, be a directory and be private. */
+/* Every file in the integration's folder is the owner's alone: state files
+ * hold passwords and positions, and a copy readable by others (restored from
+ * a backup, edited by hand) is refused rather than used. */
+static int files_check(const char *folder, struct zetl_err *err)
+{
+        DIR *d = opendir(folder);
+        struct dirent *e;
+        int rc = 0;
+
+        if (!d)
+                return zetl_err_set(err, ZETL_EIO, ZETL_ERRC_FATAL, "%s: %s", folder,
+                                    strerror(errno));
+        while (rc == 0 && (e = readdir(d)) != NULL) {
+                struct stat st;
+                if (e->d_name[0] == '.' || fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW))
+                        continue;
+                if ((S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)) && (st.st_mode & 077))
+                        rc = zetl_err_set(err, ZETL_EINVAL, ZETL_ERRC_CONFIG,
+                                          "state file %s/%s is accessible by group or others "
+                                          "(mode %04o); run: chmod %s %s/%s",
+                                          folder, e->d_name, (unsigned)(st.st_mode & 07777),
+                                          S_ISDIR(st.st_mode) ? "700" : "600", folder, e->d_name);
+        }
+        closedir(d);
+        return rc;
+}
+
 static int folder_check(const char *folder, const char *name, struct zetl_err *err)
 {
         struct stat st;
@@ -319,7 +346,7 @@ static int folder_check(const char *folder, const char *name, struct zetl_err *e
                                     "integration folder %s is accessible by group or others "
                                     "(mode %04o); run: chmod 700 %s",
                                     folder, (unsigned)(st.st_mode & 07777), folder);
-        return 0;
+        return files_check(folder, err);
 }
 
 /* ---- the state directory ---------------------------------------------------------- */

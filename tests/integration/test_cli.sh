@@ -103,6 +103,10 @@ check "modify changes the description and clears the filter" \
 chmod 755 "$ZETL_STATE_DIR"
 usage_error "a world-readable state dir is refused" "chmod 700" describe-integrations
 chmod 700 "$ZETL_STATE_DIR"
+chmod 644 "$ZETL_STATE_DIR/demo-1/status.json"
+usage_error "a world-readable state file is refused, naming the chmod" \
+        "chmod 600 $ZETL_STATE_DIR/demo-1/status.json" run demo-1 --once
+chmod 600 "$ZETL_STATE_DIR/demo-1/status.json"
 
 # ---- a change stream for the runs --------------------------------------
 # N transactions of R rows, with every logical type; written by awk so the
