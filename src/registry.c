@@ -12,6 +12,7 @@ extern const struct zetl_source_ops zetl_pg_source;
 extern const struct zetl_source_ops zetl_my_source;
 extern const struct zetl_sink_ops zetl_jsonl_sink;
 extern const struct zetl_sink_ops zetl_null_sink;
+extern const struct zetl_sink_ops zetl_os_sink;
 
 static const struct zetl_source_ops *const sources[] = {
         &zetl_jsonl_source,
@@ -23,6 +24,7 @@ static const struct zetl_source_ops *const sources[] = {
 static const struct zetl_sink_ops *const sinks[] = {
         &zetl_jsonl_sink,
         &zetl_null_sink,
+        &zetl_os_sink,
         NULL,
 };
 
