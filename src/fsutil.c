@@ -67,11 +67,24 @@ void zetl_fault_reset(void)
         }
 }
 
+/* Calls of each kind so far, for ZETL_FAULT_COUNT (how far a test walks N). */
+static long fault_calls[ZETL_FAULT__COUNT];
+
+static void fault_counts_print(void)
+{
+        fprintf(stderr, "zetl: fault points: write=%ld fsync=%ld rename=%ld\n",
+                __atomic_load_n(&fault_calls[ZETL_FAULT_WRITE], __ATOMIC_RELAXED),
+                __atomic_load_n(&fault_calls[ZETL_FAULT_FSYNC], __ATOMIC_RELAXED),
+                __atomic_load_n(&fault_calls[ZETL_FAULT_RENAME], __ATOMIC_RELAXED));
+}
+
 /* Returns 0 (go on), 1 (WRITE: do a short write now) or -1 with errno set. */
 static int fault_check(enum zetl_fault_kind kind)
 {
         struct fault *f = &faults[kind];
         long left = __atomic_load_n(&f->left, __ATOMIC_RELAXED);
+
+        __atomic_add_fetch(&fault_calls[kind], 1, __ATOMIC_RELAXED);
 
         if (kind == ZETL_FAULT_WRITE && __atomic_load_n(&f->pending, __ATOMIC_RELAXED) &&
             __atomic_exchange_n(&f->pending, 0, __ATOMIC_ACQ_REL)) {
@@ -160,6 +173,8 @@ void zetl_fault_from_env(void)
         bool set[ZETL_FAULT__COUNT] = { false };
         const char *p;
 
+        if (getenv("ZETL_FAULT_COUNT"))
+                atexit(fault_counts_print);
         if (!env || !*env)
                 return;
         /* Parse everything before arming anything: a half-applied setting would

@@ -88,11 +88,17 @@ static void usage(FILE *f)
                 zetl_source_schemes(), zetl_sink_schemes());
 }
 
+void zetl_failmalloc_start(void) __attribute__((weak));
+
 int main(int argc, char **argv)
 {
         struct cli_globals g = { 0 };
 
         zetl_fault_from_env(); /* tests only: see zetl(1), ZETL_FAULT */
+        /* tests only: tests/fault/failmalloc.so, when preloaded, counts the
+         * allocations from here on (not the libraries' constructors). */
+        if (zetl_failmalloc_start)
+                zetl_failmalloc_start();
         /* Batches of up to hundreds of MiB come and go many times a second:
          * keep freed memory for the next one instead of unmapping it and
          * faulting it in again (measured: ~8% of the MariaDB bench's CPU). */

@@ -397,15 +397,30 @@ int zetl_pipeline_run(const struct zetl_pipeline_ctx *ctx, struct zetl_err *err)
         ss.priv = spriv;
         ss.em = &em;
 
-        pthread_create(&st_sink, NULL, sink_main, &ks);
-        pthread_create(&st_watch, NULL, watch_main, &em);
-        pthread_create(&st_src, NULL, source_main, &ss);
-        pthread_join(st_src, NULL);
-        pthread_join(st_sink, NULL);
+        /* A thread that cannot start (no memory for its stack) must not
+         * leave the others waiting on each other for ever. */
+        int trc = pthread_create(&st_sink, NULL, sink_main, &ks);
+        bool have_sink = trc == 0, have_watch = false, have_src = false;
+        if (have_sink && (trc = pthread_create(&st_watch, NULL, watch_main, &em)) == 0)
+                have_watch = true;
+        if (have_watch && (trc = pthread_create(&st_src, NULL, source_main, &ss)) == 0)
+                have_src = true;
+        if (!have_src) {
+                atomic_store(&stopping, true);
+                zetl_queue_close(&q);
+        }
+        if (have_src)
+                pthread_join(st_src, NULL);
+        if (have_sink)
+                pthread_join(st_sink, NULL);
         atomic_store(&stopping, true);
-        pthread_join(st_watch, NULL);
+        if (have_watch)
+                pthread_join(st_watch, NULL);
 
-        if (ks.rc) {
+        if (!have_src) {
+                rc = zetl_err_set(err, ZETL_ENOMEM, ZETL_ERRC_TRANSIENT,
+                                  "cannot start the pipeline's threads: %s", strerror(trc));
+        } else if (ks.rc) {
                 rc = ks.rc;
                 *err = ks.err;
                 zetl_err_prefix(err, "target: ");

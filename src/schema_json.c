@@ -22,38 +22,61 @@ json_t *zetl_schema_to_json(const struct zetl_schema *old, const struct zetl_sch
                             const struct zetl_schema_diff *d)
 {
         json_t *cols = json_array();
-        json_t *o;
+        json_t *o = NULL, *chg = NULL;
 
-        for (int i = 0; i < s->ncols; i++) {
+        /* All or nothing: a schema missing a column or a change would be read
+         * back as a different shape. */
+        for (int i = 0; cols && i < s->ncols; i++) {
                 const struct zetl_column *c = &s->cols[i];
-                json_array_append_new(cols, json_pack("{s:s,s:s,s:i,s:i,s:b,s:i,s:s?,s:I}", "name",
-                                                      c->name, "type", zetl_type_name(c->type),
-                                                      "precision", c->precision, "scale", c->scale,
-                                                      "nullable", c->nullable, "key", c->key_pos,
-                                                      "source_type", c->source_type, "source_id",
-                                                      (json_int_t)c->source_id));
+                if (json_array_append_new(
+                            cols, json_pack("{s:s,s:s,s:i,s:i,s:b,s:i,s:s?,s:I}", "name", c->name,
+                                            "type", zetl_type_name(c->type), "precision",
+                                            c->precision, "scale", c->scale, "nullable",
+                                            c->nullable, "key", c->key_pos, "source_type",
+                                            c->source_type, "source_id", (json_int_t)c->source_id)))
+                        goto fail;
         }
-        o = json_pack("{s:o,s:I,s:o}", "table", zetl_table_id_to_json(&s->id), "version",
+        if (!cols)
+                return NULL;
+        o = json_pack("{s:o,s:I,s:O}", "table", zetl_table_id_to_json(&s->id), "version",
                       (json_int_t)s->version, "columns", cols);
-        if (o && d) {
-                json_t *chg = json_array();
+        if (!o)
+                goto fail;
+        if (d) {
+                if (!(chg = json_array()))
+                        goto fail;
                 for (int i = 0; i < d->n; i++) {
                         const struct zetl_change *c = &d->changes[i];
                         json_t *e =
                                 json_pack("{s:s,s:b,s:s}", "kind", zetl_change_kind_name(c->kind),
                                           "compatible", c->compatible, "detail", c->detail);
                         /* The columns by name, so a reader can apply the change. */
-                        if (e && c->new_col >= 0)
-                                json_object_set_new(e, "column",
-                                                    json_string(s->cols[c->new_col].name));
-                        if (e && old && c->old_col >= 0)
-                                json_object_set_new(e, "old_column",
-                                                    json_string(old->cols[c->old_col].name));
-                        json_array_append_new(chg, e);
+                        if (!e ||
+                            (c->new_col >= 0 &&
+                             json_object_set_new(e, "column",
+                                                 json_string(s->cols[c->new_col].name))) ||
+                            (old && c->old_col >= 0 &&
+                             json_object_set_new(e, "old_column",
+                                                 json_string(old->cols[c->old_col].name)))) {
+                                json_decref(e);
+                                goto fail;
+                        }
+                        if (json_array_append_new(chg, e))
+                                goto fail;
                 }
-                json_object_set_new(o, "changes", chg);
+                if (json_object_set_new(o, "changes", chg)) {
+                        chg = NULL;
+                        goto fail;
+                }
+                chg = NULL;
         }
+        json_decref(cols);
         return o;
+fail:
+        json_decref(chg);
+        json_decref(cols);
+        json_decref(o);
+        return NULL;
 }
 
 int zetl_schema_from_json(json_t *line, struct zetl_schema **out, struct zetl_err *err)

@@ -26,6 +26,9 @@ int zetl_schema_set_load(const char *idir, struct zetl_schema_set *set, struct z
                 return rc;
         o = json_loadb(text, len, 0, &jerr);
         free(text);
+        if (!o && json_error_code(&jerr) == json_error_out_of_memory)
+                return zetl_err_set(err, ZETL_ENOMEM, ZETL_ERRC_FATAL, "reading %s: out of memory",
+                                    path);
         if (!o)
                 return zetl_err_set(err, ZETL_EINVAL, ZETL_ERRC_FATAL, "%s:%d: %s", path, jerr.line,
                                     jerr.text);
@@ -59,10 +62,15 @@ int zetl_schema_set_save(const char *idir, struct zetl_schema_set *set, struct z
 
         if (!set->dirty)
                 return 0;
+        /* Every table or none: a file missing one would forget its shape. */
         tables = json_array();
-        for (int i = 0; i < set->n; i++)
-                json_array_append_new(tables, zetl_schema_to_json(NULL, set->v[i], NULL));
-        o = json_pack("{s:o}", "tables", tables);
+        for (int i = 0; tables && i < set->n; i++) {
+                if (json_array_append_new(tables, zetl_schema_to_json(NULL, set->v[i], NULL))) {
+                        json_decref(tables);
+                        tables = NULL;
+                }
+        }
+        o = tables ? json_pack("{s:o}", "tables", tables) : NULL;
         text = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
         json_decref(o);
         if (!text)

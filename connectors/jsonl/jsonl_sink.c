@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fsutil.h"
 #include "jsonl.h"
 #include "zetl/config.h"
 #include "zetl/sink.h"
@@ -43,7 +44,9 @@ static int flush_buf(struct jsonl_sink *j, struct zetl_err *err)
         size_t off = 0;
 
         while (off < j->len) {
-                ssize_t w = write(j->fd, j->buf + off, j->len - off);
+                ssize_t w = zetl_fault_hit(ZETL_FAULT_WRITE) < 0
+                                    ? -1
+                                    : write(j->fd, j->buf + off, j->len - off);
                 if (w < 0 && errno == EINTR)
                         continue;
                 if (w < 0)
@@ -79,7 +82,12 @@ static int append_json(struct jsonl_sink *j, json_t *o, struct zetl_err *err)
                 j->buf = n;
                 j->cap = ncap;
         }
-        json_dumpb(o, j->buf + j->len, need, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        /* The second pass can fail too (it allocates): never write half a line. */
+        if (json_dumpb(o, j->buf + j->len, need, JSON_COMPACT | JSON_PRESERVE_ORDER) != need) {
+                json_decref(o);
+                return zetl_err_set(err, ZETL_ENOMEM, ZETL_ERRC_FATAL,
+                                    "out of memory writing a line");
+        }
         json_decref(o);
         j->len += need;
         j->buf[j->len++] = '\n';
@@ -271,21 +279,32 @@ static int jsonl_write(void *priv, const struct zetl_batch *b, struct zetl_err *
                 json_t *o = json_pack("{s:s,s:O,s:s,s:o,s:o}", "type", "change", "table", table,
                                       "op", zetl_op_name((enum zetl_op)b->ops[r]), "pos",
                                       jsonl_pos(b->pos[r]), "row", row_object(b, r, false));
+                /* Every part must make it into the line, or the line is not
+                 * written (a change without its old key would be wrong, not
+                 * just incomplete). */
+                bool whole = o != NULL;
                 if (o && b->cols) {
                         json_t *unch = NULL;
-                        for (int c = 0; c < b->schema->ncols; c++) {
+                        for (int c = 0; whole && c < b->schema->ncols; c++) {
                                 if (!zetl_batch_is_unchanged(b, c, r))
                                         continue;
-                                if (!unch)
-                                        unch = json_array();
-                                json_array_append_new(unch, json_string(b->schema->cols[c].name));
+                                if (!unch && !(unch = json_array()))
+                                        whole = false;
+                                else if (json_array_append_new(
+                                                 unch, json_string(b->schema->cols[c].name)))
+                                        whole = false;
                         }
-                        if (unch)
-                                json_object_set_new(o, "unchanged", unch);
+                        if (unch && json_object_set_new(o, "unchanged", unch))
+                                whole = false;
                         int32_t ok = zetl_batch_old_key_row(b, r);
-                        if (ok >= 0)
-                                json_object_set_new(o, "old_key",
-                                                    row_object(b->old, (uint32_t)ok, true));
+                        if (whole && ok >= 0 &&
+                            json_object_set_new(o, "old_key",
+                                                row_object(b->old, (uint32_t)ok, true)))
+                                whole = false;
+                }
+                if (o && !whole) {
+                        json_decref(o);
+                        o = NULL;
                 }
                 rc = append_json(priv, o, err);
         }
@@ -300,6 +319,13 @@ static int jsonl_truncate(void *priv, const struct zetl_schema *s, uint64_t pos,
                            json_pack("{s:s,s:o,s:o}", "type", "truncate", "table",
                                      jsonl_table(&s->id), "pos", jsonl_pos(pos)),
                            err);
+}
+
+/* A table the filters no longer select: readers forget its rows and shape. */
+static int jsonl_drop(void *priv, const struct zetl_schema *s, struct zetl_err *err)
+{
+        return append_json(
+                priv, json_pack("{s:s,s:o}", "type", "drop", "table", jsonl_table(&s->id)), err);
 }
 
 static int jsonl_commit(void *priv, const struct zetl_position *pos, struct zetl_err *err)
@@ -318,7 +344,7 @@ static int jsonl_commit(void *priv, const struct zetl_position *pos, struct zetl
         }
         if ((rc = flush_buf(j, err)))
                 return rc;
-        if (!j->is_stdout && fsync(j->fd) < 0)
+        if (!j->is_stdout && (zetl_fault_hit(ZETL_FAULT_FSYNC) < 0 || fsync(j->fd) < 0))
                 return zetl_err_set(err, ZETL_EIO, ZETL_ERRC_TRANSIENT, "fsync %s: %s", j->path,
                                     strerror(errno));
         if (zetl_pos_is_set(pos))
@@ -356,4 +382,5 @@ const struct zetl_sink_ops zetl_jsonl_sink = {
         .truncate = jsonl_truncate,
         .commit = jsonl_commit,
         .close = jsonl_close,
+        .drop = jsonl_drop,
 };

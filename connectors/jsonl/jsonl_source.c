@@ -200,6 +200,11 @@ static int on_line(struct jsonl_source *s, struct zetl_emitter *em, const char *
         const char *type = NULL;
         int rc = 0;
 
+        /* jansson reports a failed allocation as out_of_memory, or, inside its
+         * lexer, with an empty text. */
+        if (!o && (json_error_code(&jerr) == json_error_out_of_memory || !jerr.text[0]))
+                return zetl_err_set(err, ZETL_ENOMEM, ZETL_ERRC_FATAL,
+                                    "%s:%" PRIu64 ": out of memory", s->path, s->lineno);
         if (!o)
                 return zetl_err_set(err, ZETL_EPROTO, ZETL_ERRC_FATAL, "%s:%" PRIu64 ": %s",
                                     s->path, s->lineno, jerr.text);
