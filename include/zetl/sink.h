@@ -13,6 +13,11 @@
  *   commit(pos)             make everything before durable, together with pos,
  *                           atomically; only after it returns 0 does the core
  *                           checkpoint and acknowledge pos to the source.
+ *   drop(schema)            (optional) remove the table from the target, for a
+ *                           table the integration's filters no longer select
+ *                           (modify-integration, outside any run, followed by
+ *                           a commit at the position the target has); NULL
+ *                           means the core truncates the table instead.
  * resume() reports the position the target itself says it has applied, so a
  * restart replays from there and a replay is idempotent. close() without a
  * commit discards what was written since the last commit (the core replays
@@ -71,6 +76,8 @@ struct zetl_sink_ops {
                         struct zetl_err *err);
         int (*commit)(void *priv, const struct zetl_position *pos, struct zetl_err *err);
         void (*close)(void *priv);
+        /* Optional (see above); idempotent: a table already gone is fine. */
+        int (*drop)(void *priv, const struct zetl_schema *s, struct zetl_err *err);
 };
 
 #endif
