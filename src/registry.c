@@ -11,6 +11,7 @@ extern const struct zetl_source_ops zetl_jsonl_source;
 extern const struct zetl_source_ops zetl_pg_source;
 extern const struct zetl_source_ops zetl_my_source;
 extern const struct zetl_sink_ops zetl_jsonl_sink;
+extern const struct zetl_sink_ops zetl_iceberg_sink;
 extern const struct zetl_sink_ops zetl_null_sink;
 extern const struct zetl_sink_ops zetl_os_sink;
 
@@ -23,6 +24,7 @@ static const struct zetl_source_ops *const sources[] = {
 
 static const struct zetl_sink_ops *const sinks[] = {
         &zetl_jsonl_sink,
+        &zetl_iceberg_sink,
         &zetl_null_sink,
         &zetl_os_sink,
         NULL,
