@@ -49,6 +49,7 @@ void cli_conn_cfg(struct zetl_conn_cfg *c, const struct cli_integration *it, con
 
 extern const struct cli_cmd cli_create, cli_describe, cli_modify, cli_delete, cli_run;
 extern const struct cli_cmd cli_check;
+extern const struct cli_cmd cli_compact;
 
 /* Print "zetl: CMD: message" and a hint to stderr; return 2. */
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

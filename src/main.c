@@ -16,7 +16,8 @@
 #include "zetl/log.h"
 
 static const struct cli_cmd *const commands[] = {
-        &cli_create, &cli_describe, &cli_modify, &cli_delete, &cli_run, &cli_check, NULL,
+        &cli_create, &cli_describe, &cli_modify,  &cli_delete,
+        &cli_run,    &cli_check,    &cli_compact, NULL,
 };
 
 int cli_usage_error(const char *cmd, const char *fmt, ...)
