@@ -98,34 +98,6 @@ static int warehouse_of(const char *uri, char *buf, size_t len)
         return 0;
 }
 
-/* One directory name component escaped as the sink escapes it (ice_sink.c):
- * [A-Za-z0-9_.-] and UTF-8 bytes stay, anything else and a leading '.'
- * become ~HH. */
-static int put_component(char *buf, size_t len, size_t *at, const char *name, size_t n)
-{
-        static const char hex[] = "0123456789ABCDEF";
-
-        if (n == 0)
-                return -1;
-        for (size_t i = 0; i < n; i++) {
-                unsigned char c = (unsigned char)name[i];
-                bool keep = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                            (c >= '0' && c <= '9') || c == '_' || c == '-' || c >= 0x80 ||
-                            (c == '.' && i > 0);
-                if (*at + 4 >= len)
-                        return -1;
-                if (keep) {
-                        buf[(*at)++] = (char)c;
-                } else {
-                        buf[(*at)++] = '~';
-                        buf[(*at)++] = hex[c >> 4];
-                        buf[(*at)++] = hex[c & 15];
-                }
-        }
-        buf[*at] = '\0';
-        return 0;
-}
-
 /* DB.SCHEMA.TABLE or DB.TABLE under root. */
 static int table_dir_of(const char *root, const char *name, char *buf, size_t len)
 {
@@ -155,7 +127,7 @@ static int table_dir_of(const char *root, const char *name, char *buf, size_t le
                 if (at + 2 >= len)
                         return -1;
                 buf[at++] = '/';
-                if (put_component(buf, len, &at, parts[i], lens[i]))
+                if (ice_dir_component(buf, len, &at, parts[i], lens[i]))
                         return -1;
         }
         return 0;

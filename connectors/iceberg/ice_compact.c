@@ -570,39 +570,6 @@ static void job_reset(struct job *j)
         j->cur = NULL;
 }
 
-static enum zetl_type zetl_type_of(const struct ice_type *it)
-{
-        switch (it->id) {
-        case ICE_T_BOOLEAN:
-                return ZETL_T_BOOL;
-        case ICE_T_INT:
-                return ZETL_T_INT32;
-        case ICE_T_LONG:
-                return ZETL_T_INT64;
-        case ICE_T_FLOAT:
-                return ZETL_T_FLOAT32;
-        case ICE_T_DOUBLE:
-                return ZETL_T_FLOAT64;
-        case ICE_T_DECIMAL:
-                return ZETL_T_DECIMAL;
-        case ICE_T_DATE:
-                return ZETL_T_DATE;
-        case ICE_T_TIME:
-                return ZETL_T_TIME;
-        case ICE_T_TIMESTAMP:
-                return ZETL_T_TIMESTAMP;
-        case ICE_T_TIMESTAMPTZ:
-                return ZETL_T_TIMESTAMPTZ;
-        case ICE_T_STRING:
-                return ZETL_T_STRING;
-        case ICE_T_UUID:
-                return ZETL_T_UUID;
-        case ICE_T_BINARY:
-                return ZETL_T_BYTES;
-        }
-        return ZETL_T_BYTES;
-}
-
 /* A zetl schema of fields idx[0..n) of s (keys: the identifier fields). */
 static struct zetl_schema *zetl_schema_of(const struct ice_schema *s, const int *idx, int n,
                                           struct zetl_err *err)
@@ -619,7 +586,7 @@ static struct zetl_schema *zetl_schema_of(const struct ice_schema *s, const int 
                 const struct ice_field *f = &s->fields[idx[i]];
                 struct zetl_column c = {
                         .name = f->name,
-                        .type = zetl_type_of(&f->type),
+                        .type = ice_type_to_zetl(&f->type),
                         .precision = f->type.precision,
                         .scale = f->type.scale,
                         .nullable = !f->required,

@@ -677,3 +677,61 @@ free_schema:
         ice_schema_free(s);
         return rc;
 }
+
+enum zetl_type ice_type_to_zetl(const struct ice_type *t)
+{
+        switch (t->id) {
+        case ICE_T_BOOLEAN:
+                return ZETL_T_BOOL;
+        case ICE_T_INT:
+                return ZETL_T_INT32;
+        case ICE_T_LONG:
+                return ZETL_T_INT64;
+        case ICE_T_FLOAT:
+                return ZETL_T_FLOAT32;
+        case ICE_T_DOUBLE:
+                return ZETL_T_FLOAT64;
+        case ICE_T_DECIMAL:
+                return ZETL_T_DECIMAL;
+        case ICE_T_DATE:
+                return ZETL_T_DATE;
+        case ICE_T_TIME:
+                return ZETL_T_TIME;
+        case ICE_T_TIMESTAMP:
+                return ZETL_T_TIMESTAMP;
+        case ICE_T_TIMESTAMPTZ:
+                return ZETL_T_TIMESTAMPTZ;
+        case ICE_T_STRING:
+                return ZETL_T_STRING;
+        case ICE_T_UUID:
+                return ZETL_T_UUID;
+        case ICE_T_BINARY:
+                return ZETL_T_BYTES;
+        }
+        return ZETL_T_BYTES;
+}
+
+int ice_dir_component(char *buf, size_t len, size_t *at, const char *name, size_t n)
+{
+        static const char hex[] = "0123456789ABCDEF";
+
+        if (n == 0)
+                return -1;
+        for (size_t i = 0; i < n; i++) {
+                unsigned char c = (unsigned char)name[i];
+                bool keep = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                            (c >= '0' && c <= '9') || c == '_' || c == '-' || c >= 0x80 ||
+                            (c == '.' && i > 0);
+                if (*at + 4 >= len)
+                        return -1;
+                if (keep) {
+                        buf[(*at)++] = (char)c;
+                } else {
+                        buf[(*at)++] = '~';
+                        buf[(*at)++] = hex[c >> 4];
+                        buf[(*at)++] = hex[c & 15];
+                }
+        }
+        buf[*at] = '\0';
+        return 0;
+}

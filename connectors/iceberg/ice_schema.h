@@ -90,6 +90,16 @@ const char *ice_type_str(const struct ice_type *t, char *buf, size_t len);
  * ZETL_EUNSUPPORTED (nested, fixed, v3 types, or garbage). */
 int ice_type_parse(const char *s, struct ice_type *out);
 bool ice_type_eq(const struct ice_type *a, const struct ice_type *b);
+/* The zetl type data of an Iceberg type is written from and read into (the
+ * widest of the zetl types ice_type_from_zetl maps to it). */
+enum zetl_type ice_type_to_zetl(const struct ice_type *t);
+
+/* Append name[0..n) to buf at *at as one directory name of a table's path
+ * (the sink's layout PATH/<db>[/<schema>]/<table>): [A-Za-z0-9_.-] and the
+ * bytes of UTF-8 sequences stay, anything else and a leading '.' become
+ * "~HH", so no name is ".", ".." or hidden and no location needs encoding.
+ * Returns 0, or -1 when n is 0 or buf is too small. */
+int ice_dir_component(char *buf, size_t len, size_t *at, const char *name, size_t n);
 /* True when a column of type from may become type to in place under the v2
  * rules: same type, int -> long, float -> double, decimal(P,S) -> decimal(P',S)
  * with P' >= P. */

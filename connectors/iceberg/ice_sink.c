@@ -138,34 +138,6 @@ static int64_t wall_ms(void)
         return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Append one escaped directory name component: [A-Za-z0-9_.-] and bytes of
- * UTF-8 sequences stay, anything else is ~HH, and so is a leading '.', so
- * that no name is ".", ".." or hidden and no location needs encoding. */
-static int put_component(char *buf, size_t len, size_t *at, const char *name)
-{
-        static const char hex[] = "0123456789ABCDEF";
-
-        if (!*name)
-                return ZETL_EINVAL;
-        for (size_t i = 0; name[i]; i++) {
-                unsigned char c = (unsigned char)name[i];
-                bool keep = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                            (c >= '0' && c <= '9') || c == '_' || c == '-' || c >= 0x80 ||
-                            (c == '.' && i > 0);
-                if (*at + 4 >= len)
-                        return ZETL_ELIMIT;
-                if (keep) {
-                        buf[(*at)++] = (char)c;
-                } else {
-                        buf[(*at)++] = '~';
-                        buf[(*at)++] = hex[c >> 4];
-                        buf[(*at)++] = hex[c & 15];
-                }
-        }
-        buf[*at] = '\0';
-        return 0;
-}
-
 static int table_dir(const struct ice_sink *s, const struct zetl_table_id *id, char **out,
                      struct zetl_err *err)
 {
@@ -181,7 +153,7 @@ static int table_dir(const struct ice_sink *s, const struct zetl_table_id *id, c
                 if (at + 2 >= sizeof(buf))
                         goto too_long;
                 buf[at++] = '/';
-                if (put_component(buf, sizeof(buf), &at, parts[i]))
+                if (ice_dir_component(buf, sizeof(buf), &at, parts[i], strlen(parts[i])))
                         goto too_long;
         }
         if (!(*out = strdup(buf)))
@@ -367,42 +339,6 @@ static int tbl_load(struct ice_tbl *t, struct zetl_err *err)
         return 0;
 }
 
-/* ---- shapes: zetl columns to Parquet columns
- * ------------------------------------------------------- */
-
-static enum zetl_type pq_type_of(const struct ice_type *it)
-{
-        switch (it->id) {
-        case ICE_T_BOOLEAN:
-                return ZETL_T_BOOL;
-        case ICE_T_INT:
-                return ZETL_T_INT32;
-        case ICE_T_LONG:
-                return ZETL_T_INT64;
-        case ICE_T_FLOAT:
-                return ZETL_T_FLOAT32;
-        case ICE_T_DOUBLE:
-                return ZETL_T_FLOAT64;
-        case ICE_T_DECIMAL:
-                return ZETL_T_DECIMAL;
-        case ICE_T_DATE:
-                return ZETL_T_DATE;
-        case ICE_T_TIME:
-                return ZETL_T_TIME;
-        case ICE_T_TIMESTAMP:
-                return ZETL_T_TIMESTAMP;
-        case ICE_T_TIMESTAMPTZ:
-                return ZETL_T_TIMESTAMPTZ;
-        case ICE_T_STRING:
-                return ZETL_T_STRING;
-        case ICE_T_UUID:
-                return ZETL_T_UUID;
-        case ICE_T_BINARY:
-                return ZETL_T_BYTES;
-        }
-        return ZETL_T_BYTES;
-}
-
 /* A Parquet column name as Iceberg's Java writer makes it (Avro's rule:
  * letters, digits and '_' stay, a leading digit gets a '_' before it, any
  * other UTF-16 unit becomes _xHEX), which readers that look columns up by
@@ -493,7 +429,7 @@ static int tbl_set_shape(struct ice_tbl *t, const struct zetl_schema *zs, const 
                 t->cols[j] = (struct pq_column){
                         .field_id = f->id,
                         .name = t->pq_names[j],
-                        .type = pq_type_of(&f->type),
+                        .type = ice_type_to_zetl(&f->type),
                         .precision = f->type.precision,
                         .scale = f->type.scale,
                         .required = f->required,
