@@ -42,11 +42,13 @@
 
 #include "fsutil.h"
 #include "ice_buf.h"
+#include "ice_compact.h"
 #include "ice_meta.h"
 #include "ice_schema.h"
 #include "manifest.h"
 #include "parquet.h"
 #include "zetl/config.h"
+#include "zetl/emit.h"
 #include "zetl/log.h"
 #include "zetl/sink.h"
 
@@ -115,7 +117,8 @@ struct ice_sink {
         int64_t buffer_bytes;
         int64_t retention_ms;
         int64_t merge_at;
-        char run[17]; /* random hex naming this run's files */
+        int64_t compact_deletes; /* compact a table past this many delete files; 0: never */
+        char run[17];            /* random hex naming this run's files */
         uint64_t nfile;
         struct ice_tbl **tbls;
         int ntbls, captbls;
@@ -1456,6 +1459,13 @@ static int ice_open(void *priv, const struct zetl_conn_cfg *cfg, struct zetl_err
                                    &v, err)))
                 return rc;
         s->merge_at = v;
+        /* Automatic compaction (ice_compact.c): fold the equality deletes
+         * into new data files once a table has this many delete files, so
+         * readers without delete support read current data and file counts
+         * stay bounded. 0 turns it off (zetl compact still works). */
+        if ((rc = zetl_cfg_opt_int(cfg, "iceberg-compact-delete-files", 16, 0, 1000000, &v, err)))
+                return rc;
+        s->compact_deletes = v;
         if (getrandom(&r, sizeof(r), 0) != sizeof(r))
                 r = (uint64_t)wall_ms() ^ ((uint64_t)getpid() << 32);
         snprintf(s->run, sizeof(s->run), "%016" PRIx64, r);
@@ -1760,6 +1770,38 @@ static int ice_truncate(void *priv, const struct zetl_schema *sch, uint64_t pos,
         return 0;
 }
 
+/* Compaction past the threshold, between commits: it carries the table's
+ * position over, so a failure costs nothing but a warning (the next commit
+ * tries again) and the table is reloaded either way. */
+static void tbl_compact_maybe(struct ice_sink *s, struct ice_tbl *t)
+{
+        struct ice_compact_opts o = {
+                .target_file_bytes = s->target_file_size,
+                .row_group_bytes = s->row_group_bytes,
+                .max_delete_files = (int)s->compact_deletes,
+                .max_small_files = INT32_MAX, /* small files alone wait for zetl compact */
+                .retention_ms = s->retention_ms,
+                .keep_ancestors = KEEP_ANCESTORS,
+        };
+        struct ice_compact_result r;
+        struct zetl_err lerr;
+        long long t0;
+
+        if (!s->compact_deletes || !t->meta || !ice_compact_due(t->meta, &o))
+                return;
+        t0 = zetl_now_ms();
+        if (ice_compact_table(t->dir, &o, &r, &lerr))
+                zlog_warn("iceberg: compacting %s: %s", t->dir, lerr.msg);
+        else if (r.compacted)
+                zlog_info("iceberg: compacted %s: %d data and %d delete files into %d (%lld rows, "
+                          "%lld deleted) in %.1f s",
+                          t->dir, r.data_files_before, r.delete_files_before, r.data_files_after,
+                          (long long)r.rows_after, (long long)r.rows_deleted,
+                          (double)(zetl_now_ms() - t0) / 1000.0);
+        if (tbl_load(t, &lerr))
+                zlog_warn("iceberg: reloading %s: %s", t->dir, lerr.msg);
+}
+
 static int ice_commit(void *priv, const struct zetl_position *pos, struct zetl_err *err)
 {
         struct ice_sink *s = priv;
@@ -1779,6 +1821,7 @@ static int ice_commit(void *priv, const struct zetl_position *pos, struct zetl_e
                     : !t->cleaned                  ? tbl_sweep(t, &lerr)
                                                    : 0)
                         zlog_warn("iceberg: maintenance of %s: %s", t->dir, lerr.msg);
+                tbl_compact_maybe(s, t);
         }
         if (zetl_pos_is_set(pos))
                 return marker_save(s, pos, err);

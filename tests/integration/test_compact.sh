@@ -23,6 +23,7 @@ command -v jq >/dev/null || { echo "skip: jq is not installed"; exit 77; }
 [ -d "$root/tests/interop/node_modules/@duckdb/node-api" ] && [ -d "$root/tests/interop/node_modules/avsc" ] ||
         { echo "skip: DuckDB and avsc are not installed in tests/interop (scripts/deps.sh)"; exit 77; }
 failed=0
+jqe() { jq -e "$@" >/dev/null; }
 check() {
         local what=$1
         shift
@@ -78,14 +79,14 @@ same_rows() { [ "$(rows_of "$1")" = "$(expected)" ]; }
 
 "$zetl" create-integration --integration-name c --source "jsonl:$work/in.jsonl" \
         --target "iceberg:$work/lake" --option flush-rows=1 --option flush-interval-ms=10 \
-        >/dev/null 2>"$work/create.err"
+        --option iceberg-compact-delete-files=0 >/dev/null 2>"$work/create.err"
 check "create-integration exits 0" test $? -eq 0
 "$zetl" run c --once >"$work/run1.log" 2>&1
 check "zetl run --once exits 0" test $? -eq 0
 
 read_rows >"$work/before.json"
 check "before: many data files and equality-delete files" \
-        jq -e '.data_files > 5 and .delete_files > 5' "$work/before.json" >/dev/null
+        jqe '.data_files > 5 and .delete_files > 5' "$work/before.json"
 check "before: DuckDB with the deletes applied reads the replayed rows" same_rows "$work/before.json"
 read_rows --no-deletes >"$work/before-nodel.json"
 check "before: without the deletes the rows are wrong (the point of compacting)" \
@@ -111,7 +112,7 @@ check "... reports files, rows, deletes folded, bytes and time per table" \
         grep -Eq '^shop/public/items: files [0-9]+ -> 1 \([0-9]+ data, [0-9]+ delete\), rows [0-9]+ -> [0-9]+ \([0-9]+ deleted by [0-9]+ deletes\), bytes [0-9]+ -> [0-9]+, [0-9.]+ s' "$work/compact.out"
 read_rows >"$work/after.json"
 check "after: one data file, no delete file, a replace snapshot" \
-        jq -e '.data_files == 1 and .delete_files == 0 and .operation == "replace"' "$work/after.json" >/dev/null
+        jqe '.data_files == 1 and .delete_files == 0 and .operation == "replace"' "$work/after.json"
 check "after: DuckDB reads the same rows" same_rows "$work/after.json"
 read_rows --no-deletes >"$work/after-nodel.json"
 check "after: a reader without delete support reads the current rows" same_rows "$work/after-nodel.json"
@@ -174,7 +175,7 @@ fi
 # Expiry: only the current snapshot and its parent stay with 0.
 "$zetl" compact c --table shop.public.items --expire-older-than 0 >"$work/expire.out" 2>&1
 check "compact --expire-older-than 0 exits 0" test $? -eq 0
-check "... keeps the current snapshot and its parent" jq -e '.snapshots | length == 2' "$(meta)" >/dev/null
+check "... keeps the current snapshot and its parent" jqe '.snapshots | length == 2' "$(meta)"
 read_rows >"$work/expired.json"
 check "... and the rows" same_rows "$work/expired.json"
 
@@ -185,5 +186,18 @@ check "compact of an integration whose target is not iceberg: exits 2" test $? -
 check "... saying so" grep -q 'not an iceberg: target' "$work/notice.out"
 "$zetl" compact c --table nodots >/dev/null 2>&1
 check "a malformed --table exits 2" test $? -eq 2
+
+# Automatic compaction inside zetl run: past 3 delete files the sink folds
+# them into new data files between commits.
+"$zetl" create-integration --integration-name auto --source "jsonl:$work/in.jsonl" \
+        --target "iceberg:$work/autolake" --option flush-rows=1 --option flush-interval-ms=10 \
+        --option iceberg-compact-delete-files=3 >/dev/null 2>&1
+"$zetl" run auto --once >"$work/auto.log" 2>&1
+check "zetl run with automatic compaction exits 0" test $? -eq 0
+check "... and compacted while running" grep -q 'iceberg: compacted .*autolake/shop/public/items' "$work/auto.log"
+tbl="$work/autolake/shop/public/items"
+read_rows >"$work/auto.json"
+check "... never past the threshold: at most 3 delete files live" jqe '.delete_files <= 3' "$work/auto.json"
+check "... with every change there, none twice" same_rows "$work/auto.json"
 
 [ $failed -eq 0 ] || exit 1
