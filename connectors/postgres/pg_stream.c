@@ -407,12 +407,15 @@ int pg_stream_run(struct pg_src *s, struct zetl_emitter *em, uint64_t start, str
                         break;
                 }
                 /* --once: done when idle at the target. The insert position
-                 * read at the start may lie just past a page header that the
-                 * end of the last record does not count: a walsender that
-                 * stays put within a page of the target has nothing more. */
+                 * read at the start may lie just past a page header (at most
+                 * 40 bytes) that the end of the last record does not count:
+                 * a walsender that stays put at the header's start has nothing
+                 * more. It stays put below the target too while commits made
+                 * with synchronous_commit=off wait for the WAL writer's
+                 * flush, so only the header's width is forgiven. */
                 if (s->cfg->once && idle &&
                     (st->position >= st->once_target ||
-                     (st->still >= 2 && st->position + 8192 > st->once_target))) {
+                     (st->still >= 2 && st->last_keepalive + 64 > st->once_target))) {
                         rc = 0;
                         break;
                 }
