@@ -78,6 +78,22 @@ static int trimmed_len(const char *m)
 }
 
 /* Copy libpq's connection-level message at the boundary. */
+bool pg_conn_error_is_config(const char *m)
+{
+        /* Retrying cannot help these: a wrong password, role or database, a
+         * certificate that does not verify, a pg_hba.conf rule that rejects. */
+        static const char *const config[] = {
+                "authentication failed", "no password supplied", "does not exist",
+                "certificate verify failed", "does not match host name", "root certificate file",
+                "pg_hba.conf rejects", "no pg_hba.conf entry", "SSL is not enabled", NULL,
+        };
+
+        for (const char *const *c = config; *c; c++)
+                if (strstr(m, *c))
+                        return true;
+        return false;
+}
+
 static int conn_fail(const struct pg_repl *r, int code, enum zetl_err_class cls, const char *what,
                      struct zetl_err *err)
 {
@@ -225,8 +241,10 @@ int pg_repl_open(const char *conninfo, struct pg_repl **out, struct zetl_err *er
         }
         if (PQstatus(r->conn) != CONNECTION_OK) {
                 rc = conn_fail(r, ZETL_ECONN,
-                               PQconnectionNeedsPassword(r->conn) ? ZETL_ERRC_CONFIG
-                                                                  : ZETL_ERRC_TRANSIENT,
+                               PQconnectionNeedsPassword(r->conn) ||
+                                               pg_conn_error_is_config(PQerrorMessage(r->conn))
+                                       ? ZETL_ERRC_CONFIG
+                                       : ZETL_ERRC_TRANSIENT,
                                "replication connection", err);
                 goto out;
         }

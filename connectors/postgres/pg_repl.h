@@ -141,4 +141,8 @@ int pg_repl_send_status(struct pg_repl *r, uint64_t write, uint64_t flush, uint6
  */
 int pg_repl_end_copy(struct pg_repl *r, int timeout_ms, struct zetl_err *err);
 
+/* True for a connection error message retrying cannot fix (authentication,
+ * TLS verification, pg_hba.conf): a configuration error, not a transient one. */
+bool pg_conn_error_is_config(const char *message);
+
 #endif

@@ -38,8 +38,7 @@ static int conn_error(PGconn *c, const char *what, struct zetl_err *err)
 {
         const char *m = c ? PQerrorMessage(c) : "out of memory";
         size_t n = strlen(m);
-        bool auth = strstr(m, "authentication failed") || strstr(m, "no password supplied") ||
-                    strstr(m, "does not exist"); /* role or database */
+        bool auth = pg_conn_error_is_config(m);
 
         while (n > 0 && (m[n - 1] == '\n' || m[n - 1] == ' '))
                 n--;
