@@ -14,6 +14,7 @@ extern const struct zetl_sink_ops zetl_jsonl_sink;
 extern const struct zetl_sink_ops zetl_iceberg_sink;
 extern const struct zetl_sink_ops zetl_null_sink;
 extern const struct zetl_sink_ops zetl_os_sink;
+extern const struct zetl_sink_ops zetl_pg_sink;
 
 static const struct zetl_source_ops *const sources[] = {
         &zetl_jsonl_source,
@@ -27,6 +28,7 @@ static const struct zetl_sink_ops *const sinks[] = {
         &zetl_iceberg_sink,
         &zetl_null_sink,
         &zetl_os_sink,
+        &zetl_pg_sink,
         NULL,
 };
 
