@@ -23,6 +23,8 @@ PACKAGES=(
         iproute2 procps jq
         # curl: the metrics endpoint test
         curl
+        # openssl: the harness's throwaway CA and server certificate (TLS tests)
+        openssl
         # GNU time: peak memory in make bench
         time
         # interop readers (DuckDB, avsc, icebird)

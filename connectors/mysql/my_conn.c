@@ -7,12 +7,15 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <errmsg.h>
 #include <mysql.h>
@@ -24,6 +27,8 @@
 #define DEFAULT_HOST            "127.0.0.1"
 #define DEFAULT_CONNECT_TIMEOUT 10
 #define MAX_CONNECT_TIMEOUT     3600
+/* The longest first line a password-file may hold. */
+#define MAX_PASSWORD_FILE_LINE 4096
 
 /* ---- URI -------------------------------------------------------------------- */
 
@@ -108,10 +113,94 @@ static int dup_opt(const char *v, char **out, struct zetl_err *err)
         return 0;
 }
 
-static int parse_param(const struct zetl_option *o, struct my_conn_params *p, struct zetl_err *err)
+/*
+ * The first line of a password-file, without its line ending. Like libpq
+ * with .pgpass, a file that group or others may open is refused rather than
+ * trusted, and the mode is read from the open descriptor, so a file swapped
+ * in after the check cannot slip through. The file is read at every parse,
+ * so a rotated password is picked up at the next connection.
+ */
+static int read_password_file(const char *path, char **out, struct zetl_err *err)
+{
+        char buf[MAX_PASSWORD_FILE_LINE + 2];
+        struct stat st;
+        size_t n = 0, len;
+        char *nl = NULL;
+        int fd, rc = 0;
+
+        if (!path[0])
+                return zetl_err_set(err, ZETL_EINVAL, ZETL_ERRC_CONFIG,
+                                    "password-file needs a path: password-file=FILE");
+        if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) < 0)
+                return zetl_err_set(err, ZETL_EINVAL, ZETL_ERRC_CONFIG, "password-file %.200s: %s",
+                                    path, strerror(errno));
+        if (fstat(fd, &st) < 0) {
+                rc = zetl_err_set(err, ZETL_EIO, ZETL_ERRC_FATAL, "password-file %.200s: %s", path,
+                                  strerror(errno));
+                goto out_close;
+        }
+        if (!S_ISREG(st.st_mode)) {
+                rc = zetl_err_set(err, ZETL_EINVAL, ZETL_ERRC_CONFIG,
+                                  "password-file %.200s is not a regular file", path);
+                goto out_close;
+        }
+        if (st.st_mode & 077) {
+                rc = zetl_err_set(err, ZETL_EINVAL, ZETL_ERRC_CONFIG,
+                                  "password-file %.200s is accessible by group or others (mode "
+                                  "%04o); run: chmod 600 %.200s",
+                                  path, (unsigned)(st.st_mode & 07777), path);
+                goto out_close;
+        }
+        while (n < sizeof(buf) - 1 && !nl) {
+                ssize_t r = read(fd, buf + n, sizeof(buf) - 1 - n);
+
+                if (r < 0 && errno == EINTR)
+                        continue;
+                if (r < 0) {
+                        rc = zetl_err_set(err, ZETL_EIO, ZETL_ERRC_FATAL,
+                                          "password-file %.200s: %s", path, strerror(errno));
+                        goto out_wipe;
+                }
+                if (r == 0)
+                        break;
+                nl = memchr(buf + n, '\n', (size_t)r);
+                n += (size_t)r;
+        }
+        len = nl ? (size_t)(nl - buf) : n;
+        if (len > MAX_PASSWORD_FILE_LINE) {
+                rc = zetl_err_set(err, ZETL_EINVAL, ZETL_ERRC_CONFIG,
+                                  "password-file %.200s: the first line is longer than %d bytes",
+                                  path, MAX_PASSWORD_FILE_LINE);
+                goto out_wipe;
+        }
+        if (len > 0 && buf[len - 1] == '\r')
+                len--;
+        if (len == 0 || memchr(buf, '\0', len)) {
+                rc = zetl_err_set(err, ZETL_EINVAL, ZETL_ERRC_CONFIG, "password-file %.200s: %s",
+                                  path,
+                                  len ? "the first line holds a NUL byte"
+                                      : "the first line is empty; it should hold the password");
+                goto out_wipe;
+        }
+        if (!(*out = strndup(buf, len)))
+                rc = zetl_err_set(err, ZETL_ENOMEM, ZETL_ERRC_FATAL, "out of memory");
+out_wipe:
+        explicit_bzero(buf, sizeof(buf));
+out_close:
+        close(fd);
+        return rc;
+}
+
+/* *password_file is set to the value of password-file, read once all are parsed. */
+static int parse_param(const struct zetl_option *o, struct my_conn_params *p,
+                       const char **password_file, struct zetl_err *err)
 {
         const char *k = o->key, *v = o->value ? o->value : "";
 
+        if (strcmp(k, "password-file") == 0) {
+                *password_file = v;
+                return 0;
+        }
         if (strcmp(k, "ssl-mode") == 0)
                 return parse_ssl_mode(v, &p->ssl_mode, err);
         if (strcmp(k, "ssl-ca") == 0)
@@ -134,13 +223,14 @@ static int parse_param(const struct zetl_option *o, struct my_conn_params *p, st
                 return 0;
         }
         return zetl_err_set(err, ZETL_EINVAL, ZETL_ERRC_CONFIG,
-                            "unknown parameter '%.60s' in the source URI (known: ssl-mode, "
-                            "ssl-ca, ssl-cert, ssl-key, connect-timeout)",
+                            "unknown parameter '%.60s' in the source URI (known: password-file, "
+                            "ssl-mode, ssl-ca, ssl-cert, ssl-key, connect-timeout)",
                             k);
 }
 
 int my_conn_parse(const char *uri, struct my_conn_params *out, struct zetl_err *err)
 {
+        const char *password_file = NULL;
         struct zetl_uri u;
         int rc;
 
@@ -173,8 +263,18 @@ int my_conn_parse(const char *uri, struct my_conn_params *out, struct zetl_err *
         if ((rc = parse_db(u.path, &out->db, err)))
                 goto out;
         for (int i = 0; i < u.nparams; i++)
-                if ((rc = parse_param(&u.params[i], out, err)))
+                if ((rc = parse_param(&u.params[i], out, &password_file, err)))
                         goto out;
+        if (password_file) {
+                if (out->password) {
+                        rc = zetl_err_set(err, ZETL_EINVAL, ZETL_ERRC_CONFIG,
+                                          "the source URI has both a password and "
+                                          "password-file: give one");
+                        goto out;
+                }
+                if ((rc = read_password_file(password_file, &out->password, err)))
+                        goto out;
+        }
         if (out->ssl_mode == MY_SSL_DISABLED && (out->ssl_ca || out->ssl_cert || out->ssl_key))
                 rc = zetl_err_set(err, ZETL_EINVAL, ZETL_ERRC_CONFIG,
                                   "ssl-mode=DISABLED contradicts ssl-ca, ssl-cert and ssl-key");
@@ -228,6 +328,12 @@ int my_conn_classify(unsigned errnum, enum zetl_err_class *cls)
         case 1927:                   /* ER_CONNECTION_KILLED: e.g. a server shutting down */
         case 5013:                   /* CR_ERR_NET_READ */
         case 5014:                   /* CR_ERR_NET_WRITE */
+        /*
+         * A TLS error is mostly a broken stream (a server restart reads as
+         * "unexpected eof"); my_conn_open makes a certificate that does not
+         * verify at the handshake a config error.
+         */
+        case CR_SSL_CONNECTION_ERROR: /* 2026 */
                 *cls = ZETL_ERRC_TRANSIENT;
                 return ZETL_ECONN;
         case 1044: /* ER_DBACCESS_DENIED_ERROR */
@@ -237,7 +343,6 @@ int my_conn_classify(unsigned errnum, enum zetl_err_class *cls)
         case 1698: /* ER_ACCESS_DENIED_NO_PASSWORD_ERROR */
         case 1820: /* ER_MUST_CHANGE_PASSWORD */
         case 1862: /* ER_MUST_CHANGE_PASSWORD_LOGIN */
-        case 2026: /* CR_SSL_CONNECTION_ERROR */
         case 2059: /* CR_AUTH_PLUGIN_CANNOT_LOAD */
                 *cls = ZETL_ERRC_CONFIG;
                 return ZETL_ECONN;
@@ -323,6 +428,12 @@ int my_conn_open(const struct my_conn_params *p, struct st_mysql **out, struct z
                 snprintf(what, sizeof(what), "connecting to %.200s:%d as %.60s", p->host, p->port,
                          p->user);
                 rc = my_conn_error(m, what, err);
+                /* A certificate that does not verify (or name the host) will
+                 * not on a retry either; other TLS errors, such as a server
+                 * going away mid-handshake, stay transient. */
+                if (mysql_errno(m) == CR_SSL_CONNECTION_ERROR && err &&
+                    strcasestr(mysql_error(m), "certificate"))
+                        err->cls = ZETL_ERRC_CONFIG;
                 goto fail;
         }
         if (p->ssl_mode >= MY_SSL_REQUIRED && !mysql_get_ssl_cipher(m)) {

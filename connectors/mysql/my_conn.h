@@ -9,10 +9,12 @@
  * one connection is used by one thread at a time. Passwords never appear in
  * messages: errors copy mysql_error(), which names the user, not the secret.
  *
- * Error classes (my_conn_error): connection refused or lost, a server that
- * shuts down or kills the session, too many connections: ZETL_ECONN,
- * transient. Access denied, unknown database, a missing privilege, a TLS
- * requirement the server cannot meet: config. Anything else: fatal.
+ * Error classes (my_conn_error): connection refused or lost (a TLS error on
+ * an open connection included), a server that shuts down or kills the
+ * session, too many connections: ZETL_ECONN, transient. Access denied,
+ * unknown database, a missing privilege, a TLS requirement the server cannot
+ * meet, a server certificate that does not verify while connecting: config.
+ * Anything else: fatal.
  */
 #ifndef ZETL_MY_CONN_H
 #define ZETL_MY_CONN_H
@@ -45,10 +47,15 @@ enum my_ssl_mode {
 
 /*
  * What a mysql:// or mariadb:// URI says:
- *   mysql://user[:password]@host[:port][/db][?ssl-mode=...&ssl-ca=FILE
- *           &ssl-cert=FILE&ssl-key=FILE&connect-timeout=SECONDS]
+ *   mysql://user[:password]@host[:port][/db][?password-file=FILE
+ *           &ssl-mode=...&ssl-ca=FILE&ssl-cert=FILE&ssl-key=FILE
+ *           &connect-timeout=SECONDS]
  * ssl-mode takes DISABLED, PREFERRED (default), REQUIRED, VERIFY_CA or
- * VERIFY_IDENTITY (any case). Owned strings, freed by my_conn_params_free.
+ * VERIFY_IDENTITY (any case). password-file names a file whose first line
+ * (without its line ending) is the password, read at every parse; it must
+ * not be open to group or others (chmod 600), and a URI cannot have both it
+ * and a password. Without either, Connector/C falls back to $MYSQL_PWD.
+ * Owned strings, freed by my_conn_params_free.
  */
 struct my_conn_params {
         char *host;     /* never NULL; "127.0.0.1" when the URI names none */

@@ -12,6 +12,13 @@
 # Needs root: PostgreSQL refuses to run as root and only root can switch to the
 # postgres user with runuser; MariaDB runs as root (user=root). Exits 77
 # (skip) when not root or when the server packages are missing.
+#
+# TLS: start makes a throwaway CA and a server certificate it signs (DIR/tls,
+# SAN localhost, 127.0.0.1, ::1) and both servers offer TLS with it; plain
+# connections keep working for every user but zetl_tls, which both servers
+# admit over TLS only. Without openssl, or with ZETL_TEST_TLS=0 in the
+# environment of start (say, to measure without encryption), the servers start
+# without TLS and the ZETL_TEST_*TLS* variables are not written.
 set -euo pipefail
 # Without job control a background job is not a process-group leader, so
 # setsid(1) execs in place instead of forking and $! is mariadbd itself.
@@ -24,6 +31,8 @@ readonly TEST_PW=zetl-test-pw
 readonly PORT_LO=20000 PORT_SPAN=12000
 # Seconds a server may take to answer after launch (overridable for slow machines).
 readonly START_TIMEOUT=${ZETL_TEST_START_TIMEOUT:-60} MY_STOP_TIMEOUT=30
+# Set by tls_make at start: whether the servers started now get TLS.
+TLS_ON=0
 
 prog=${0##*/}
 
@@ -94,6 +103,10 @@ set_paths() {
         MY_LAUNCHPID=$MY_DIR/launch.pid
         MY_ERRLOG=$MY_DIR/error.log
         MY_PORTFILE=$D/my.port
+        TLS_DIR=$D/tls
+        TLS_CA=$TLS_DIR/ca.crt
+        TLS_CERT=$TLS_DIR/server.crt
+        TLS_KEY=$TLS_DIR/server.key
         ENV_FILE=$D/env
         # sun_path holds 107 bytes; both servers fail obscurely past it.
         ((${#PG_SOCK} + 20 <= 107 && ${#MY_SOCK} <= 107)) ||
@@ -157,6 +170,64 @@ print_log_tail() {
         echo "----" >&2
 }
 
+# ----------------------------------------------------------------------- TLS
+
+tls_ready() {
+        [[ -f $TLS_CA && -f $TLS_CERT && -f $TLS_KEY ]]
+}
+
+# A CA valid for a day and a server certificate it signs, both made afresh so
+# no test trusts anything outside DIR. EC P-256: key generation takes
+# milliseconds where RSA takes noticeably longer. A second start on the same
+# DIR (pg, then mysql) reuses them.
+tls_make() {
+        local t0 log=$D/tls-openssl.log
+        TLS_ON=0
+        if [[ ${ZETL_TEST_TLS:-1} == 0 ]]; then
+                say "ZETL_TEST_TLS=0: the servers start without TLS"
+                return 0
+        fi
+        if tls_ready; then
+                TLS_ON=1
+                return 0
+        fi
+        if ! command -v openssl >/dev/null; then
+                say "openssl not found: the servers start without TLS (scripts/deps.sh installs it)"
+                return 0
+        fi
+        t0=$(now_us)
+        rm -rf "$TLS_DIR"
+        mkdir -m 700 "$TLS_DIR"
+        cat >"$TLS_DIR/server.ext" <<'EOF'
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature, keyEncipherment
+extendedKeyUsage = serverAuth
+subjectAltName = DNS:localhost, IP:127.0.0.1, IP:::1
+EOF
+        # umask 077: the keys are 0600 from the moment they exist.
+        if ! (
+                umask 077
+                cd "$TLS_DIR"
+                openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
+                        -subj "/CN=zetl harness test CA" -keyout ca.key -out ca.crt \
+                        -addext "basicConstraints = critical, CA:TRUE" \
+                        -addext "keyUsage = critical, keyCertSign, cRLSign" &&
+                        openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+                                -subj "/CN=localhost" -keyout server.key -out server.csr &&
+                        openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key \
+                                -set_serial "0x$(openssl rand -hex 8)" -days 1 \
+                                -extfile server.ext -out server.crt
+        ) >"$log" 2>&1; then
+                print_log_tail "$log"
+                die "openssl failed to make the test CA and server certificate"
+        fi
+        chmod 600 "$TLS_DIR/ca.key" "$TLS_DIR/server.key"
+        chmod 644 "$TLS_CA" "$TLS_CERT"
+        rm -f "$TLS_DIR/server.csr"
+        TLS_ON=1
+        say "tls: test CA $TLS_CA and a server certificate for localhost, 127.0.0.1, ::1 ($(since "$t0") s)"
+}
+
 # ---------------------------------------------------------------- PostgreSQL
 
 pg_write_conf() {
@@ -174,6 +245,18 @@ fsync = off
 synchronous_commit = off
 full_page_writes = off
 EOF
+        # Copies inside the data directory: PostgreSQL runs as postgres and
+        # wants its key owned by itself and private; DIR/tls is root's.
+        if [[ -f $PG_DATA/server.key ]]; then
+                cat >>"$PG_DATA/zetl-harness.conf" <<'EOF'
+# TLS with the harness's test CA (DIR/tls); plain connections stay allowed
+# except for zetl_tls (pg_hba.conf).
+ssl = on
+ssl_cert_file = 'server.crt'
+ssl_key_file = 'server.key'
+ssl_ca_file = 'root.crt'
+EOF
+        fi
         chown postgres: "$PG_DATA/zetl-harness.conf"
         echo "$1" >"$PG_PORTFILE"
 }
@@ -192,16 +275,34 @@ pg_init() {
         fi
         # Local sockets and the postgres user over TCP are trusted (admin URI);
         # everyone else must give a password over TCP, so the tests exercise
-        # zetl's real authentication path.
-        cat >"$PG_DATA/pg_hba.conf" <<'EOF'
+        # zetl's real authentication path. zetl_tls may connect over TLS only,
+        # for SQL and replication alike ("all" does not match replication).
+        {
+                cat <<'EOF'
 # Written by tests/harness/servers.sh.
 local   all             all                             trust
 local   replication     all                             trust
 host    all             postgres        127.0.0.1/32    trust
 host    replication     postgres        127.0.0.1/32    trust
+EOF
+                if ((TLS_ON)); then
+                        cat <<'EOF'
+hostssl   all           zetl_tls        127.0.0.1/32    scram-sha-256
+hostssl   replication   zetl_tls        127.0.0.1/32    scram-sha-256
+hostnossl all           zetl_tls        0.0.0.0/0       reject
+hostnossl replication   zetl_tls        0.0.0.0/0       reject
+EOF
+                fi
+                cat <<'EOF'
 host    all             all             127.0.0.1/32    scram-sha-256
 host    replication     all             127.0.0.1/32    scram-sha-256
 EOF
+        } >"$PG_DATA/pg_hba.conf"
+        if ((TLS_ON)); then
+                install -o postgres -g postgres -m 600 "$TLS_KEY" "$PG_DATA/server.key"
+                install -o postgres -g postgres -m 644 "$TLS_CERT" "$PG_DATA/server.crt"
+                install -o postgres -g postgres -m 644 "$TLS_CA" "$PG_DATA/root.crt"
+        fi
         echo "include 'zetl-harness.conf'" >>"$PG_DATA/postgresql.conf"
 }
 
@@ -219,9 +320,18 @@ pg_launch() {
 
 pg_create_objects() {
         "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$PG_SOCK" -p "$(<"$PG_PORTFILE")" \
-                -U postgres -d postgres <<EOF
+                -U postgres -d postgres <<EOF || return 1
 CREATE ROLE zetl LOGIN REPLICATION SUPERUSER PASSWORD '$TEST_PW';
 CREATE DATABASE zetl_test OWNER zetl;
+EOF
+        [[ -f $PG_DATA/server.key ]] || return 0
+        # Not a superuser: a publication of selected tables, which the role
+        # owns, is what a TLS test needs (CREATE on the database for it).
+        "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$PG_SOCK" -p "$(<"$PG_PORTFILE")" \
+                -U postgres -d zetl_test <<EOF
+CREATE ROLE zetl_tls LOGIN REPLICATION PASSWORD '$TEST_PW';
+GRANT CREATE ON DATABASE zetl_test TO zetl_tls;
+GRANT CREATE ON SCHEMA public TO zetl_tls;
 EOF
 }
 
@@ -304,6 +414,14 @@ innodb_flush_log_at_trx_commit=2
 sync_binlog=0
 innodb_buffer_pool_size=128M
 EOF
+        # TLS with the harness's test CA; mariadbd runs as root and reads DIR/tls.
+        if ((TLS_ON)); then
+                cat >>"$MY_CNF" <<EOF
+ssl_cert=$TLS_CERT
+ssl_key=$TLS_KEY
+ssl_ca=$TLS_CA
+EOF
+        fi
         cat >"$MY_CLIENT_CNF" <<EOF
 # Written by tests/harness/servers.sh: root over the unix socket.
 [client]
@@ -363,6 +481,17 @@ GRANT ALL PRIVILEGES ON *.* TO 'zetl'@'127.0.0.1';
 GRANT ALL PRIVILEGES ON *.* TO 'zetl'@'localhost';
 CREATE DATABASE zetl_test;
 EOF
+        my_tls || return 0
+        mariadb --defaults-file="$MY_CLIENT_CNF" <<EOF
+SET SESSION sql_log_bin = 0;
+CREATE USER 'zetl_tls'@'%' IDENTIFIED BY '$TEST_PW' REQUIRE SSL;
+GRANT ALL PRIVILEGES ON *.* TO 'zetl_tls'@'%';
+EOF
+}
+
+# Whether this MariaDB was configured with TLS (its config says so).
+my_tls() {
+        grep -q '^ssl_ca=' "$MY_CNF" 2>/dev/null
 }
 
 my_start_fresh() {
@@ -445,6 +574,9 @@ write_env() {
                         echo "export ZETL_TEST_PG_ADMIN_URI='postgresql://postgres@127.0.0.1:$pg_port/zetl_test'"
                         echo "export ZETL_TEST_PG_PIDFILE='$PG_PIDFILE'"
                         echo "export ZETL_TEST_PG_LOG='$PG_LOG'"
+                        if [[ -f $PG_DATA/server.key ]]; then
+                                echo "export ZETL_TEST_PG_TLS_URI='postgresql://zetl_tls:$TEST_PW@127.0.0.1:$pg_port/zetl_test?sslmode=verify-full&sslrootcert=$TLS_CA'"
+                        fi
                 fi
                 if [[ -f $MY_PORTFILE ]]; then
                         my_port=$(<"$MY_PORTFILE")
@@ -454,6 +586,12 @@ write_env() {
                         echo "export ZETL_TEST_MY_CNF='$MY_CLIENT_CNF'"
                         echo "export ZETL_TEST_MY_PIDFILE='$MY_PIDFILE'"
                         echo "export ZETL_TEST_MY_LOG='$MY_ERRLOG'"
+                        if my_tls; then
+                                echo "export ZETL_TEST_MY_TLS_URI='mysql://zetl_tls:$TEST_PW@127.0.0.1:$my_port/zetl_test?ssl-mode=VERIFY_IDENTITY&ssl-ca=$TLS_CA'"
+                        fi
+                fi
+                if tls_ready && { [[ -f $PG_DATA/server.key ]] || my_tls; }; then
+                        echo "export ZETL_TEST_TLS_CA='$TLS_CA'"
                 fi
         } >"$tmp"
         mv "$tmp" "$ENV_FILE"
@@ -494,6 +632,7 @@ cmd_start() {
         trap 'start_cleanup $?' EXIT
         trap 'exit 130' INT
         trap 'exit 143' TERM
+        tls_make
         if [[ $which != mysql ]]; then
                 pg_start_fresh
                 pg_port=$(<"$PG_PORTFILE")

@@ -106,6 +106,20 @@ expect_eq "postgres: admin URI connects as postgres without a password" postgres
         "$(pg_query "$ZETL_TEST_PG_ADMIN_URI" 'SELECT current_user')"
 pidfile_alive postgres "$ZETL_TEST_PG_PIDFILE"
 
+# TLS (absent when servers.sh found no openssl): zetl_tls over TLS only.
+if [[ -n ${ZETL_TEST_PG_TLS_URI:-} ]]; then
+        expect_eq "postgres: ZETL_TEST_PG_TLS_URI connects as zetl_tls with verify-full over TLS" \
+                "zetl_tls true" "$(pg_query "$ZETL_TEST_PG_TLS_URI" \
+                        "SELECT current_user || ' ' || ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")"
+        expect_match "postgres: a TLS replication connection as zetl_tls runs IDENTIFY_SYSTEM" \
+                '^[0-9]+\|1\|[0-9A-F]+/[0-9A-F]+\|zetl_test$' \
+                "$(pg_query "$ZETL_TEST_PG_TLS_URI&replication=database" 'IDENTIFY_SYSTEM')"
+        expect_match "postgres: zetl_tls without TLS is rejected" 'pg_hba.conf rejects connection' \
+                "$(pg_query "${ZETL_TEST_PG_TLS_URI%%\?*}?sslmode=disable" 'SELECT 1')"
+else
+        echo "# postgres: no ZETL_TEST_PG_TLS_URI (servers.sh found no openssl): TLS checks skipped"
+fi
+
 # ------------------------------------------------------------------- MariaDB
 
 if [[ $ZETL_TEST_MY_URI =~ ^mysql://([^:@/]+):([^@/]*)@([^:/]+):([0-9]+)/([^/?]+)$ ]]; then
@@ -146,6 +160,23 @@ expect_match "mariadb: a wrong password is refused over TCP" 'ERROR 1045' \
 expect_eq "mariadb: ZETL_TEST_MY_CNF connects as root over the socket" root@localhost \
         "$(mariadb --defaults-file="$ZETL_TEST_MY_CNF" -N -B -e 'SELECT CURRENT_USER()' 2>&1 || true)"
 pidfile_alive mariadb "$ZETL_TEST_MY_PIDFILE"
+
+if [[ ${ZETL_TEST_MY_TLS_URI:-} =~ ^mysql://zetl_tls:([^@/]*)@[^?]*\?ssl-mode=VERIFY_IDENTITY\&ssl-ca=(.+)$ ]]; then
+        tls_pw=${BASH_REMATCH[1]} tls_ca=${BASH_REMATCH[2]}
+        expect_eq "mariadb: zetl_tls connects with the test CA, the server certificate verified" \
+                "zetl_tls@% 1" "$(mariadb --no-defaults --protocol=TCP -h "$my_host" -P "$my_port" \
+                        -u zetl_tls --password="$tls_pw" --ssl-ca="$tls_ca" --ssl-verify-server-cert \
+                        --connect-timeout=10 -N -B -e \
+                        "SELECT CONCAT_WS(' ', CURRENT_USER(), VARIABLE_VALUE LIKE 'TLSv1.%')
+                         FROM information_schema.SESSION_STATUS WHERE VARIABLE_NAME = 'Ssl_version'" 2>&1 || true)"
+        expect_match "mariadb: zetl_tls without TLS is refused (REQUIRE SSL)" 'ERROR 1045' \
+                "$(mariadb --no-defaults --protocol=TCP -h "$my_host" -P "$my_port" -u zetl_tls \
+                        --password="$tls_pw" --skip-ssl --connect-timeout=10 -e 'SELECT 1' 2>&1 || true)"
+elif [[ -n ${ZETL_TEST_MY_TLS_URI:-} ]]; then
+        not_ok "mariadb: ZETL_TEST_MY_TLS_URI parses" "$ZETL_TEST_MY_TLS_URI"
+else
+        echo "# mariadb: no ZETL_TEST_MY_TLS_URI (servers.sh found no openssl): TLS checks skipped"
+fi
 
 if ((failures > 0)); then
         echo "$failures of $checks checks failed"
