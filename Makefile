@@ -105,8 +105,14 @@ demo:
 	scripts/demo.sh
 
 # Throughput against the sources' own limits, measured in the same run.
+# Every benchmark measures its limit in the same run (servers without TLS,
+# as the limits are measured); BENCH_ONLY="core iceberg" runs a subset.
+BENCH_ONLY ?= core parquet iceberg warehouse opensearch
 bench: zetl
-	scripts/bench.sh
+	@for b in $(BENCH_ONLY); do \
+		case $$b in core) s=scripts/bench.sh ;; *) s=scripts/bench-$$b.sh ;; esac; \
+		echo "==== $$b ($$s)"; bash $$s || exit 1; \
+	done
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

@@ -25,7 +25,7 @@ cleanup() {
         rm -rf "$dir"
 }
 trap cleanup EXIT
-bash tests/harness/servers.sh start "$dir/servers" pg >/dev/null
+ZETL_TEST_TLS=0 bash tests/harness/servers.sh start "$dir/servers" pg >/dev/null
 set -a
 . "$dir/servers/env"
 set +a
