@@ -8,6 +8,7 @@
  */
 #include <getopt.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -151,6 +152,12 @@ static int run_run(int argc, char **argv, struct cli_globals *g)
                 goto out;
         }
 
+        /* The process holds the source's and the target's passwords: no core
+         * dump may carry them to disk, and other processes of the same user
+         * may not read its memory (ptrace). ZETL_ALLOW_CORE=1 keeps dumps
+         * for debugging. */
+        if (!getenv("ZETL_ALLOW_CORE"))
+                prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
         memset(&sa, 0, sizeof(sa));
         sa.sa_handler = on_signal;
         sigemptyset(&sa.sa_mask);
