@@ -4,6 +4,7 @@
  * reach the output: every URI printed goes through zetl_uri_redact.
  */
 #include <getopt.h>
+#include <limits.h>
 #include <jansson.h>
 #include <signal.h>
 #include <stdio.h>
@@ -222,6 +223,27 @@ static int read_filter_file(const char *cmd, const char *path, char **out)
         return 0;
 }
 
+/* "scheme:relative/path" (jsonl:, iceberg:) as "scheme:/cwd/relative/path":
+ * zetl run may start in another directory (a service's is /). Other URIs,
+ * "jsonl:-" and absolute paths are copied as they are. NULL: out of memory. */
+static char *absolute_path_uri(const char *uri)
+{
+        static const char *const schemes[] = { "jsonl:", "iceberg:", NULL };
+        char cwd[PATH_MAX], *out;
+
+        for (const char *const *sc = schemes; *sc; sc++) {
+                size_t n = strlen(*sc);
+                const char *path = uri + n;
+                if (strncmp(uri, *sc, n) != 0 || !*path || *path == '/' ||
+                    strcmp(path, "-") == 0 || !getcwd(cwd, sizeof(cwd)))
+                        continue;
+                if (asprintf(&out, "%s%s/%s", *sc, cwd, path) < 0)
+                        return NULL;
+                return out;
+        }
+        return strdup(uri);
+}
+
 enum {
         OPT_NAME = 2000,
         OPT_SOURCE,
@@ -425,8 +447,8 @@ static int create_run(int argc, char **argv, struct cli_globals *g)
                 goto out_opts;
         }
         snprintf(d.name, sizeof(d.name), "%s", o.name);
-        d.source = strdup(o.source);
-        d.target = strdup(o.target);
+        d.source = absolute_path_uri(o.source);
+        d.target = absolute_path_uri(o.target);
         d.description = o.description ? strdup(o.description) : NULL;
         d.data_filter = o.data_filter ? strdup(o.data_filter) : NULL;
         d.filter_file = o.filter_file ? strdup(o.filter_file) : NULL;

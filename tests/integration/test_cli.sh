@@ -46,7 +46,7 @@ usage_error "name of 64 characters" "63" \
         create-integration --integration-name "a$(printf 'b%.0s' {1..63})" --source jsonl:/x --target null:
 usage_error "unknown source scheme lists the known ones" "the sources this build knows are jsonl:" \
         create-integration --integration-name a --source foo://x --target null:
-usage_error "unknown target scheme lists the known ones" "jsonl:, null:" \
+usage_error "unknown target scheme lists the known ones" "jsonl:, iceberg:, null:, opensearch:, opensearch+https:, postgresql:" \
         create-integration --integration-name a --source jsonl:/x --target ftp://u:pw@h/
 usage_error "bad data filter names the column" "--data-filter:1:" \
         create-integration --integration-name a --source jsonl:/x --target null: --data-filter 'include: a.b, exclude a.c'
@@ -103,6 +103,11 @@ check "modify changes the description and clears the filter" \
 chmod 755 "$ZETL_STATE_DIR"
 usage_error "a world-readable state dir is refused" "chmod 700" describe-integrations
 chmod 700 "$ZETL_STATE_DIR"
+(cd "$work" && "$zetl" create-integration --integration-name rel-path --source jsonl:empty.jsonl \
+        --target jsonl:rel-out.jsonl >/dev/null 2>&1)
+check "relative jsonl:/iceberg: paths are stored absolute (a service runs in /)" \
+        bash -c "'$zetl' describe-integrations --integration-identifier rel-path | jq -e '.Integrations[0] | .Source == \"jsonl:$work/empty.jsonl\" and .Target == \"jsonl:$work/rel-out.jsonl\"' >/dev/null"
+"$zetl" delete-integration --integration-identifier rel-path >/dev/null 2>&1
 chmod 644 "$ZETL_STATE_DIR/demo-1/status.json"
 usage_error "a world-readable state file is refused, naming the chmod" \
         "chmod 600 $ZETL_STATE_DIR/demo-1/status.json" run demo-1 --once
