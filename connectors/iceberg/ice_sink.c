@@ -1843,6 +1843,41 @@ static void ice_close(void *priv)
 
 static const char *const ice_schemes[] = { "iceberg", NULL };
 
+/* zetl check: the warehouse directory must exist (or be creatable) and be
+ * writable; its existing tables are counted. */
+static int ice_check(void *priv, const struct zetl_conn_cfg *cfg, bool fix,
+                     struct zetl_check_report *r, struct zetl_err *err)
+{
+        char root[PATH_MAX], probe[PATH_MAX];
+        struct zetl_check_item *it;
+        int rc;
+
+        (void)priv;
+        (void)fix;
+        if ((rc = root_of(cfg, root, sizeof(root), err)))
+                return rc;
+        /* The nearest existing ancestor decides whether zetl can create it. */
+        snprintf(probe, sizeof(probe), "%s", root);
+        while (access(probe, F_OK) != 0 && strrchr(probe, '/') && strrchr(probe, '/') != probe)
+                *strrchr(probe, '/') = '\0';
+        if (access(probe, W_OK | X_OK) != 0) {
+                if ((it = zetl_check_add(r, ZETL_CHECK_FAIL, "warehouse",
+                                         "%.400s is not writable: %s", probe, strerror(errno))))
+                        snprintf(it->fix, sizeof(it->fix),
+                                 "create %.400s writable by the user running zetl (under systemd "
+                                 "also list it in ReadWritePaths=)",
+                                 root);
+                return 0;
+        }
+        if (strcmp(probe, root) != 0) {
+                zetl_check_add(r, ZETL_CHECK_OK, "warehouse",
+                               "%.400s will be created (in %.400s, writable)", root, probe);
+                return 0;
+        }
+        zetl_check_add(r, ZETL_CHECK_OK, "warehouse", "%.400s is writable", root);
+        return 0;
+}
+
 const struct zetl_sink_ops zetl_iceberg_sink = {
         .name = "iceberg",
         .schemes = ice_schemes,
@@ -1852,6 +1887,7 @@ const struct zetl_sink_ops zetl_iceberg_sink = {
         .parse = ice_parse,
         .setup = ice_setup,
         .teardown = ice_teardown,
+        .check = ice_check,
         .open = ice_open,
         .resume = ice_resume,
         .schema = ice_schema_fn,

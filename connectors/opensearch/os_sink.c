@@ -381,6 +381,40 @@ static int os_setup(void *priv, const struct zetl_conn_cfg *cfg, struct zetl_err
         return rc;
 }
 
+/* zetl check: the cluster answers GET / with these credentials and TLS
+ * settings, and says which version it runs. Nothing is created. */
+static int os_check(void *priv, const struct zetl_conn_cfg *cfg, bool fix,
+                    struct zetl_check_report *r, struct zetl_err *err)
+{
+        struct os_sink *s = priv;
+        struct zetl_check_item *it;
+        int rc;
+
+        (void)fix;
+        if ((rc = read_options(s, cfg, err)) || (rc = os_http_open(&s->http, cfg, err))) {
+                sink_free(s);
+                return rc;
+        }
+        s->opened = true;
+        s->retries = 1;
+        if (ping(s, err)) {
+                if ((it = zetl_check_add(r, ZETL_CHECK_FAIL, "cluster", "%s", err->msg)))
+                        snprintf(it->fix, sizeof(it->fix),
+                                 "check the URL, the credentials (password-file option) and, "
+                                 "for opensearch+https, the ca-file option");
+                zetl_err_clear(err);
+        } else {
+                json_t *o = resp_json(s);
+                const char *v =
+                        json_string_value(json_object_get(json_object_get(o, "version"), "number"));
+                zetl_check_add(r, ZETL_CHECK_OK, "cluster", "OpenSearch %s answers at %s",
+                               v ? v : "(unknown version)", s->http.base);
+                json_decref(o);
+        }
+        sink_free(s);
+        return 0;
+}
+
 /* delete-integration: the checkpoint document goes; the indexes stay (they
  * are the user's data: delete them with DELETE /<alias>_v*). */
 static int os_teardown(void *priv, const struct zetl_conn_cfg *cfg, struct zetl_err *err)
@@ -1541,6 +1575,7 @@ const struct zetl_sink_ops zetl_os_sink = {
         .parse = os_parse,
         .setup = os_setup,
         .teardown = os_teardown,
+        .check = os_check,
         .open = os_open,
         .resume = os_resume,
         .schema = os_schema,

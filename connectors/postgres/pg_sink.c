@@ -27,6 +27,7 @@
 
 #include <libpq-fe.h>
 
+#include "pg_repl.h"
 #include "pg_sink_copy.h"
 #include "pg_sink_sql.h"
 #include "zetl/config.h"
@@ -187,7 +188,10 @@ static int connect_target(struct pg_sink *s, const struct zetl_conn_cfg *cfg, st
                 snprintf(msg, sizeof(msg), "%s",
                          s->conn ? PQerrorMessage(s->conn) : "out of memory");
                 msg[strcspn(msg, "\n")] = '\0';
-                rc = zetl_err_set(err, ZETL_ECONN, ZETL_ERRC_TRANSIENT,
+                /* A password, certificate or pg_hba.conf refusal does not heal. */
+                rc = zetl_err_set(err, ZETL_ECONN,
+                                  pg_conn_error_is_config(msg) ? ZETL_ERRC_CONFIG
+                                                               : ZETL_ERRC_TRANSIENT,
                                   "cannot connect to the warehouse: %s", msg);
                 PQfinish(s->conn);
                 s->conn = NULL;
@@ -831,6 +835,65 @@ static int pg_sink_commit(void *priv, const struct zetl_position *pos, struct ze
         return rc;
 }
 
+/* zetl check: the warehouse is reachable, speaks MERGE (PostgreSQL 15; not
+ * asked of Redshift) and lets the role create schemas. Nothing is created. */
+static int pg_sink_check(void *priv, const struct zetl_conn_cfg *cfg, bool fix,
+                         struct zetl_check_report *r, struct zetl_err *err)
+{
+        struct pg_sink *s = priv;
+        struct zetl_check_item *it;
+        PGresult *res;
+
+        (void)fix;
+        if (connect_target(s, cfg, err)) {
+                if ((it = zetl_check_add(r, ZETL_CHECK_FAIL, "connection", "%s", err->msg)))
+                        snprintf(it->fix, sizeof(it->fix),
+                                 "check the URI, the server, pg_hba.conf and the password");
+                zetl_err_clear(err);
+                sink_free(s);
+                return 0;
+        }
+        res = PQexec(s->conn, "SELECT current_setting('server_version_num')::int, version(), "
+                              "quote_ident(current_user), current_database(), "
+                              "has_database_privilege(current_database(), 'CREATE'), "
+                              "EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = '_zetl')");
+        if (!res || PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+                zetl_check_add(r, ZETL_CHECK_FAIL, "connection", "checking the warehouse: %s",
+                               PQerrorMessage(s->conn));
+                goto out;
+        }
+        zetl_check_add(r, ZETL_CHECK_OK, "connection", "connected as %s to database %s",
+                       PQgetvalue(res, 0, 2), PQgetvalue(res, 0, 3));
+        if (s->o.dialect == WH_REDSHIFT)
+                zetl_check_add(r, ZETL_CHECK_OK, "server_version", "%.200s (Redshift dialect)",
+                               PQgetvalue(res, 0, 1));
+        else if (atoi(PQgetvalue(res, 0, 0)) >= 150000)
+                zetl_check_add(r, ZETL_CHECK_OK, "server_version", "%.200s", PQgetvalue(res, 0, 1));
+        else if ((it = zetl_check_add(r, ZETL_CHECK_FAIL, "server_version",
+                                      "%.200s: zetl applies changes with MERGE (PostgreSQL 15)",
+                                      PQgetvalue(res, 0, 1))))
+                snprintf(it->fix, sizeof(it->fix),
+                         "upgrade the warehouse to PostgreSQL 15 or later");
+        if (PQgetvalue(res, 0, 4)[0] == 't')
+                zetl_check_add(r, ZETL_CHECK_OK, "privileges",
+                               "%s may create the target schemas and _zetl.checkpoints",
+                               PQgetvalue(res, 0, 2));
+        else if ((it = zetl_check_add(r, ZETL_CHECK_FAIL, "privileges",
+                                      "%s may not create schemas in %s", PQgetvalue(res, 0, 2),
+                                      PQgetvalue(res, 0, 3))))
+                snprintf(it->fix, sizeof(it->fix),
+                         "as an administrator: GRANT CREATE ON DATABASE %s TO %s;",
+                         PQgetvalue(res, 0, 3), PQgetvalue(res, 0, 2));
+        zetl_check_add(r, ZETL_CHECK_OK, "checkpoints", "%s",
+                       PQgetvalue(res, 0, 5)[0] == 't'
+                               ? "_zetl.checkpoints exists (other integrations write here)"
+                               : "_zetl.checkpoints will be created by the first integration");
+out:
+        PQclear(res);
+        sink_free(s);
+        return 0;
+}
+
 static void pg_sink_close(void *priv)
 {
         /* An open transaction dies with the connection: the core replays it. */
@@ -844,6 +907,7 @@ const struct zetl_sink_ops zetl_pg_sink = {
         .schemes = pg_sink_schemes,
         .caps = ZETL_SINK_STORES_POSITION,
         .priv_size = sizeof(struct pg_sink),
+        .check = pg_sink_check,
         .parse = pg_sink_parse,
         .setup = pg_sink_setup,
         .teardown = pg_sink_teardown,
