@@ -24,6 +24,7 @@
 #include <zstd.h>
 
 #include "thrift_dec.h"
+#include "zetl/value.h"
 
 /* parquet.thrift enums. */
 enum {
@@ -1050,46 +1051,6 @@ static int rle_decode(const uint8_t *p, size_t len, int bw, uint32_t n, uint32_t
         return at == len ? 0 : -1;
 }
 
-/* Strict UTF-8: no overlong forms, surrogates or code points past U+10FFFF. */
-static bool utf8_ok(const uint8_t *p, size_t n)
-{
-        size_t i = 0;
-
-        while (i < n) {
-                uint8_t c = p[i];
-                size_t k, j;
-                uint32_t cp;
-                if (c < 0x80) {
-                        i++;
-                        continue;
-                }
-                if (c >= 0xc2 && c <= 0xdf) {
-                        k = 1;
-                        cp = c & 0x1f;
-                } else if (c >= 0xe0 && c <= 0xef) {
-                        k = 2;
-                        cp = c & 0x0f;
-                } else if (c >= 0xf0 && c <= 0xf4) {
-                        k = 3;
-                        cp = c & 0x07;
-                } else {
-                        return false;
-                }
-                if (n - i <= k)
-                        return false;
-                for (j = 1; j <= k; j++) {
-                        if ((p[i + j] & 0xc0) != 0x80)
-                                return false;
-                        cp = cp << 6 | (p[i + j] & 0x3f);
-                }
-                if ((k == 2 && cp < 0x800) || (k == 3 && (cp < 0x10000 || cp > 0x10ffff)) ||
-                    (cp >= 0xd800 && cp <= 0xdfff))
-                        return false;
-                i += k + 1;
-        }
-        return true;
-}
-
 /* Walk n BYTE_ARRAY values in p[0..len): lengths in bounds, strings UTF-8;
  * fills offs/lens when given. They must end exactly at len. */
 static int walk_bytes(const struct rcol *c, const uint8_t *p, size_t len, uint32_t n,
@@ -1105,7 +1066,7 @@ static int walk_bytes(const struct rcol *c, const uint8_t *p, size_t len, uint32
                 at += 4;
                 if (l > len - at)
                         return -1;
-                if (c->pub.type == ZETL_T_STRING && !utf8_ok(p + at, l))
+                if (c->pub.type == ZETL_T_STRING && !zetl_utf8_valid(p + at, l))
                         return -1;
                 if (offs) {
                         offs[i] = (uint32_t)at;

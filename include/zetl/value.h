@@ -42,6 +42,10 @@ int zetl_parse_uuid(const char *s, size_t len, uint8_t out[16]);
 size_t zetl_base64_encode(const uint8_t *p, size_t len, char *buf);
 long zetl_base64_decode(const char *s, size_t len, uint8_t *out);
 
+/* Well-formed UTF-8: no overlong forms, surrogates or code points past
+ * U+10FFFF (what string columns must hold). */
+bool zetl_utf8_valid(const void *p, size_t n);
+
 /* Check a decimal's canonical text (see zetl/types.h). */
 bool zetl_decimal_valid(const char *s, size_t len);
 

@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "zetl/value.h"
+
 #define CHECK(c)                                                                                   \
         do {                                                                                       \
                 if (!(c)) {                                                                        \
@@ -20,45 +22,10 @@
                 }                                                                                  \
         } while (0)
 
-/* Well-formed UTF-8: no overlong forms, surrogates or code points past U+10FFFF. */
+/* Well-formed UTF-8 (the library's own check, src/value.c). */
 static inline bool valid_utf8(const uint8_t *p, size_t n)
 {
-        size_t i = 0;
-
-        while (i < n) {
-                uint8_t c = p[i];
-                size_t k;
-                uint32_t cp;
-
-                if (c < 0x80) {
-                        i++;
-                        continue;
-                }
-                if (c >= 0xc2 && c <= 0xdf) {
-                        k = 1;
-                        cp = c & 0x1f;
-                } else if (c >= 0xe0 && c <= 0xef) {
-                        k = 2;
-                        cp = c & 0x0f;
-                } else if (c >= 0xf0 && c <= 0xf4) {
-                        k = 3;
-                        cp = c & 0x07;
-                } else {
-                        return false;
-                }
-                if (n - i <= k)
-                        return false;
-                for (size_t j = 1; j <= k; j++) {
-                        if ((p[i + j] & 0xc0) != 0x80)
-                                return false;
-                        cp = (cp << 6) | (p[i + j] & 0x3f);
-                }
-                if ((k == 2 && cp < 0x800) || (k == 3 && (cp < 0x10000 || cp > 0x10ffff)) ||
-                    (cp >= 0xd800 && cp <= 0xdfff))
-                        return false;
-                i += k + 1;
-        }
-        return true;
+        return zetl_utf8_valid(p, n);
 }
 
 /* A seed being written, big-endian as the wire formats are (bytes past the
