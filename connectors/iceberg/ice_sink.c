@@ -1244,7 +1244,18 @@ static int tbl_expire(struct ice_sink *s, struct ice_tbl *t, struct zetl_err *er
                 }
         }
         ice_strings_free(lists, nlists);
-        return rc ? rc : tbl_sweep(t, err);
+        if (rc || (rc = tbl_sweep(t, err)))
+                return rc;
+        /* Files of compactions (zetlc-*) are swept only under the compaction
+         * lock, by ice_maintain_table (a compaction in flight reuses files no
+         * snapshot references yet). */
+        struct ice_compact_opts o = { .retention_ms = s->retention_ms,
+                                      .keep_ancestors = KEEP_ANCESTORS };
+        struct ice_compact_result res;
+        struct zetl_err lerr;
+        if (ice_maintain_table(t->dir, &o, &res, &lerr))
+                zlog_warn("iceberg: maintenance of %s: %s", t->dir, lerr.msg);
+        return tbl_load(t, err);
 }
 
 /* ---- the marker: the last commit that reached every table ---------------------------------------
