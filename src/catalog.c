@@ -220,6 +220,9 @@ static int read_json(const char *path, size_t max, bool missing_ok, json_t **out
                 return rc;
         *out = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &je);
         free(buf);
+        if (!*out && json_error_code(&je) == json_error_out_of_memory)
+                return zetl_err_set(err, ZETL_ENOMEM, ZETL_ERRC_FATAL, "reading %s: out of memory",
+                                    path);
         if (!*out)
                 return zetl_err_set(err, ZETL_EINVAL, ZETL_ERRC_FATAL, "%s:%d: %s", path, je.line,
                                     je.text);

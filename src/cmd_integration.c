@@ -16,6 +16,7 @@
 #include "cli.h"
 #include "fsutil.h"
 #include "registry.h"
+#include "schema_store.h"
 #include "zetl/filter.h"
 #include "zetl/log.h"
 
@@ -234,8 +235,8 @@ static char *absolute_path_uri(const char *uri)
         for (const char *const *sc = schemes; *sc; sc++) {
                 size_t n = strlen(*sc);
                 const char *path = uri + n;
-                if (strncmp(uri, *sc, n) != 0 || !*path || *path == '/' ||
-                    strcmp(path, "-") == 0 || !getcwd(cwd, sizeof(cwd)))
+                if (strncmp(uri, *sc, n) != 0 || !*path || *path == '/' || strcmp(path, "-") == 0 ||
+                    !getcwd(cwd, sizeof(cwd)))
                         continue;
                 if (asprintf(&out, "%s%s/%s", *sc, cwd, path) < 0)
                         return NULL;
@@ -599,7 +600,10 @@ static const char modify_usage[] =
         "                               [--description TEXT] [--option KEY=VALUE]...\n\n"
         "Change an integration's filters, description or options (KEY= removes an\n"
         "option). The integration must not be running: stop 'zetl run' first; the\n"
-        "change applies when it starts again.\n\n" CLI_GLOBAL_HELP;
+        "change applies when it starts again. New filters: tables no longer selected\n"
+        "are removed from the target now; when a table may be newly selected or a\n"
+        "table's row or column filters change, the next run copies every selected\n"
+        "table again (see zetl-filters(5)).\n\n" CLI_GLOBAL_HELP;
 
 /* Save the new definition under the "modifying" state, then restore the state. */
 static int save_modified(struct cli_integration *it, struct zetl_err *err)
@@ -619,6 +623,177 @@ static int save_modified(struct cli_integration *it, struct zetl_err *err)
                 int rc2 = zetl_status_save(it->idir, &st, rc ? NULL : err);
                 rc = rc ? rc : rc2;
         }
+        zetl_status_free(&st);
+        return rc;
+}
+
+/* Forget table i of the target's shapes and its status entry. */
+static void forget_table(struct zetl_schema_set *set, int i, struct zetl_status *st)
+{
+        const struct zetl_table_id id = set->v[i]->id;
+
+        zetl_schema_unref(set->v[i]);
+        set->v[i] = set->v[--set->n];
+        set->dirty = true;
+        for (int j = 0; j < st->ntables; j++) {
+                if (!zetl_table_id_eq(&st->tables[j].id, &id))
+                        continue;
+                free(st->tables[j].last_error);
+                st->tables[j] = st->tables[--st->ntables];
+                break;
+        }
+}
+
+/* Remove the tables in drop[] from the target: the sink's drop, else a
+ * truncate; committed at the position the target has, so a run resumes
+ * where it was. */
+static int drop_tables(struct cli_integration *it, const struct zetl_definition *d,
+                       const struct zetl_filter *f, const struct zetl_checkpoint *ck,
+                       const struct zetl_schema *const *drop, int n, struct zetl_err *err)
+{
+        const struct zetl_sink_ops *k = it->sink;
+        struct zetl_position pos = ck->committed;
+        struct zetl_conn_cfg kcfg;
+        char name[ZETL_NAME_MAX * 3];
+        void *priv = calloc(1, k->priv_size ? k->priv_size : 1);
+        int rc;
+
+        if (!priv)
+                return zetl_err_set(err, ZETL_ENOMEM, ZETL_ERRC_FATAL, "out of memory");
+        conn_cfg(&kcfg, d, d->target, it->idir, f);
+        if ((rc = k->open(priv, &kcfg, err))) {
+                zetl_err_prefix(err, "target: ");
+                goto out;
+        }
+        /* The target is the authority on what it has applied (see pipeline.c). */
+        if (k->resume && (k->caps & ZETL_SINK_STORES_POSITION)) {
+                struct zetl_position tp = { 0 };
+                if ((rc = k->resume(priv, &tp, err)))
+                        goto out_close;
+                if (zetl_pos_is_set(&tp))
+                        pos = tp;
+        }
+        for (int i = 0; i < n && rc == 0; i++) {
+                zlog_info("table %s is no longer selected: %s from the target",
+                          zetl_table_id_str(&drop[i]->id, name, sizeof(name)),
+                          k->drop ? "dropped" : "emptied");
+                rc = k->drop ? k->drop(priv, drop[i], err)
+                             : k->truncate(priv, drop[i], pos.order, err);
+        }
+        if (rc == 0)
+                rc = k->commit(priv, &pos, err);
+        if (rc)
+                zetl_err_prefix(err, "target: ");
+out_close:
+        k->close(priv);
+out:
+        free(priv);
+        return rc;
+}
+
+/* Bring the integration in line with new filters newf (it->f holds the old
+ * ones), before the definition is saved: the source's set-up again (a
+ * PostgreSQL publication takes the new tables and pushed-down filters, and
+ * checks them against the tables), tables no longer selected removed from
+ * the target, and a new initial sync for the next run when a table may be
+ * newly selected or a table's row or column filters changed: zetl's sources
+ * copy tables in one consistent snapshot, so every selected table is copied
+ * again. */
+static int apply_filter_change(struct cli_integration *it, const struct zetl_definition *d,
+                               const struct zetl_filter *newf, struct zetl_err *err)
+{
+        struct zetl_schema_set set = { 0 };
+        struct zetl_checkpoint ck = { 0 };
+        struct zetl_status st = { 0 };
+        const struct zetl_schema **drop = NULL;
+        struct zetl_conn_cfg scfg;
+        char name[ZETL_NAME_MAX * 3];
+        void *spriv = NULL;
+        bool resync = false, found;
+        int ndrop = 0, rc;
+
+        if ((rc = zetl_checkpoint_load(it->idir, &ck, &found, err)) ||
+            (rc = zetl_status_load(it->idir, &st, &found, err)) ||
+            (rc = zetl_schema_set_load(it->idir, &set, err)))
+                goto out;
+        if (set.n && !(drop = calloc((size_t)set.n, sizeof(*drop)))) {
+                rc = zetl_err_set(err, ZETL_ENOMEM, ZETL_ERRC_FATAL, "out of memory");
+                goto out;
+        }
+        for (int i = 0; i < set.n; i++) {
+                const struct zetl_table_id *id = &set.v[i]->id;
+                char *before = NULL, *after = NULL;
+                if (!zetl_filter_table(it->f, id))
+                        continue;
+                if (!zetl_filter_table(newf, id)) {
+                        drop[ndrop++] = set.v[i];
+                        continue;
+                }
+                if (zetl_filter_table_rules(it->f, id, &before) ||
+                    zetl_filter_table_rules(newf, id, &after)) {
+                        free(before);
+                        rc = zetl_err_set(err, ZETL_ENOMEM, ZETL_ERRC_FATAL, "out of memory");
+                        goto out;
+                }
+                if (strcmp(before, after) != 0) {
+                        zlog_info("table %s: its row or column filters change",
+                                  zetl_table_id_str(id, name, sizeof(name)));
+                        resync = true;
+                }
+                free(before);
+                free(after);
+        }
+        if (zetl_filter_may_add_tables(it->f, newf)) {
+                zlog_info("the new table filter may select tables the old one did not");
+                resync = true;
+        }
+        /* The source checks the new filters (nothing changes when they do not
+         * fit) and takes them (a PostgreSQL publication). */
+        conn_cfg(&scfg, d, d->source, it->idir, newf);
+        if (!(spriv = calloc(1, it->src->priv_size ? it->src->priv_size : 1))) {
+                rc = zetl_err_set(err, ZETL_ENOMEM, ZETL_ERRC_FATAL, "out of memory");
+                goto out;
+        }
+        if ((rc = it->src->setup(spriv, &scfg, err))) {
+                zetl_err_prefix(err, "source: ");
+                goto out;
+        }
+        if (resync && ck.snapshot_done) {
+                zlog_info("the next zetl run copies every selected table again (a new initial "
+                          "sync), then streams from there");
+                ck.snapshot_done = false;
+                if ((rc = zetl_checkpoint_save(it->idir, &ck, err)))
+                        goto restore;
+        }
+        if (ndrop && (rc = drop_tables(it, d, newf, &ck, drop, ndrop, err)))
+                goto restore;
+        /* Backwards, so that moving the last entry into a hole keeps drop[] right. */
+        for (int i = set.n - 1; i >= 0; i--) {
+                for (int j = 0; j < ndrop; j++) {
+                        if (set.v[i] == drop[j]) {
+                                forget_table(&set, i, &st);
+                                break;
+                        }
+                }
+        }
+        if ((rc = zetl_schema_set_save(it->idir, &set, err)) == 0 &&
+            (rc = zetl_status_save(it->idir, &st, err)) == 0)
+                goto out;
+restore:
+        /* The definition keeps the old filters: so must the source, or a
+         * narrower publication would hide rows they select. (A new sync
+         * already marked only costs a copy.) */
+        conn_cfg(&scfg, d, d->source, it->idir, it->f);
+        memset(spriv, 0, it->src->priv_size ? it->src->priv_size : 1);
+        struct zetl_err e2;
+        if (it->src->setup(spriv, &scfg, &e2))
+                zlog_error("could not give the source its old filters back (%s): run this "
+                           "modify-integration again",
+                           e2.msg);
+out:
+        free(spriv);
+        free(drop);
+        zetl_schema_set_free(&set);
         zetl_status_free(&st);
         return rc;
 }
@@ -676,6 +851,11 @@ static int modify_run(int argc, char **argv, struct cli_globals *g)
         }
         /* Validate before anything is written: a bad filter changes nothing. */
         if (load_filter(d, it.src, &f, &err)) {
+                rc = cli_fail(cmd, &err);
+                goto out;
+        }
+        if ((o.clear_filter || o.data_filter || o.filter_file) &&
+            apply_filter_change(&it, d, f, &err)) {
                 rc = cli_fail(cmd, &err);
                 goto out;
         }

@@ -107,19 +107,38 @@ static struct em_table *add_table(struct zetl_emitter *em, const struct zetl_tab
         return t;
 }
 
+/* Row and column filters (zetl/filter.h) on a complete batch: *b becomes what
+ * the sink gets, NULL when no row is left. A table whose filters do not fit
+ * its shape, or with a row they cannot judge, needs attention. */
+static int filter_batch(struct zetl_emitter *em, struct zetl_batch **b, struct zetl_err *err)
+{
+        const struct zetl_table_id id = (*b)->schema->id;
+        int rc = zetl_filter_apply(em->ctx->src_cfg->filter, b, err);
+
+        if (rc == ZETL_ETABLE) {
+                zetl_emit_table_error(em, &id, err->msg);
+                zetl_err_clear(err);
+                return 0;
+        }
+        if (rc == 0 && *b && (*b)->nrows == 0) {
+                zetl_batch_free(*b);
+                *b = NULL;
+        }
+        return rc;
+}
+
 /* Hand the table's open batch to the sink thread. */
 static int hand_on(struct zetl_emitter *em, struct em_table *t, struct zetl_err *err)
 {
         struct zetl_batch *b = t->open;
         struct zetl_item *it;
+        int rc;
 
         if (!b)
                 return 0;
         t->open = NULL;
-        if (b->nrows == 0) {
-                zetl_batch_free(b);
-                return 0;
-        }
+        if ((rc = filter_batch(em, &b, err)) || !b)
+                return rc;
         if (!(it = item_new(ZETL_IT_BATCH, err))) {
                 zetl_batch_free(b);
                 return err->code;
@@ -160,8 +179,9 @@ static int push_commit(struct zetl_emitter *em, const struct zetl_position *pos,
 
 int zetl_emit_schema(struct zetl_emitter *em, const struct zetl_schema *s, struct zetl_err *err)
 {
+        const struct zetl_filter *f = em->ctx->src_cfg->filter;
         struct em_table *t = find_table(em, &s->id);
-        const struct zetl_schema *base;
+        const struct zetl_schema *base, *ps = s;
         struct zetl_schema *ms = (struct zetl_schema *)s; /* the core numbers versions */
         struct zetl_item *it;
         int rc;
@@ -175,10 +195,24 @@ int zetl_emit_schema(struct zetl_emitter *em, const struct zetl_schema *s, struc
                 return rc;
         zetl_batch_free(t->discard);
         t->discard = NULL;
+        /* Sinks see ps: s without the columns the filters leave out. Filters
+         * that do not fit s put the table into needs_attention. */
+        if (!t->excluded && (rc = zetl_filter_prepare(f, s, &ps, err))) {
+                if (rc != ZETL_ETABLE)
+                        return rc;
+                if (t->cur)
+                        zetl_schema_unref(t->cur);
+                t->cur = zetl_schema_ref(s);
+                zetl_emit_table_error(em, &s->id, err->msg);
+                zetl_err_clear(err);
+                return 0;
+        }
         /* Against this run's shape, else the one the target was last given. */
-        base = t->cur ? t->cur : zetl_schema_set_find(&em->known, &s->id);
-        if (base && zetl_schema_same_shape(base, s)) {
+        base = t->cur ? zetl_filter_sink_schema(f, t->cur)
+                      : zetl_schema_set_find(&em->known, &s->id);
+        if (base && zetl_schema_same_shape(base, ps)) {
                 ms->version = base->version;
+                ((struct zetl_schema *)ps)->version = ms->version;
                 if (t->cur) {
                         zetl_schema_unref(t->cur);
                         t->cur = zetl_schema_ref(s);
@@ -186,6 +220,7 @@ int zetl_emit_schema(struct zetl_emitter *em, const struct zetl_schema *s, struc
                 }
         } else {
                 ms->version = base ? base->version + 1 : 1;
+                ((struct zetl_schema *)ps)->version = ms->version;
         }
         if (t->excluded) {
                 if (t->cur)
@@ -195,12 +230,12 @@ int zetl_emit_schema(struct zetl_emitter *em, const struct zetl_schema *s, struc
         }
         if (!(it = item_new(ZETL_IT_SCHEMA, err)))
                 return err->code;
-        if (base && (rc = zetl_schema_diff(base, s, &it->diff, err))) {
+        if (base && (rc = zetl_schema_diff(base, ps, &it->diff, err))) {
                 zetl_item_free(it);
                 return rc;
         }
         it->old = base ? zetl_schema_ref(base) : NULL;
-        it->schema = zetl_schema_ref(s);
+        it->schema = zetl_schema_ref(ps);
         if (t->cur)
                 zetl_schema_unref(t->cur);
         t->cur = zetl_schema_ref(s);
@@ -276,8 +311,19 @@ int zetl_emit_row(struct zetl_emitter *em, const struct zetl_schema *s, enum zet
 int zetl_emit_batch(struct zetl_emitter *em, struct zetl_batch *b, struct zetl_err *err)
 {
         struct zetl_item *it;
+        int rc;
 
-        if (b->nrows == 0) {
+        /* Filters as in hand_on. ZETL_ETABLE here can only mean filters that
+         * do not fit the table (a snapshot has no unchanged cells): the table
+         * was put into needs_attention when its copy began, its rows go. */
+        rc = zetl_filter_apply(em->ctx->src_cfg->filter, &b, err);
+        if (rc == ZETL_ETABLE) {
+                zetl_err_clear(err);
+                return 0;
+        }
+        if (rc)
+                return rc;
+        if (!b || b->nrows == 0) {
                 zetl_batch_free(b);
                 return 0;
         }
@@ -304,7 +350,7 @@ int zetl_emit_truncate(struct zetl_emitter *em, const struct zetl_schema *s, uin
                 return rc;
         if (!(it = item_new(ZETL_IT_TRUNCATE, err)))
                 return err->code;
-        it->schema = zetl_schema_ref(s);
+        it->schema = zetl_schema_ref(zetl_filter_sink_schema(em->ctx->src_cfg->filter, s));
         it->pos.order = pos;
         em->txn_rows++;
         return push(em, it, err);
@@ -366,16 +412,28 @@ int zetl_emit_snapshot_table(struct zetl_emitter *em, const struct zetl_schema *
 {
         struct em_table *t = find_table(em, &s->id);
         struct zetl_item *it;
+        int rc;
 
         if (!t || t->cur != s)
                 return zetl_err_set(err, ZETL_EINVAL, ZETL_ERRC_FATAL,
                                     "source bug: snapshot of %s before its schema", s->id.table);
         if (t->excluded)
                 return 0;
+        /* Filters that do not fit the table keep it in needs_attention (see
+         * zetl_emit_schema): no copy starts, which would clear that. */
+        const struct zetl_schema *ps;
+        if ((rc = zetl_filter_prepare(em->ctx->src_cfg->filter, s, &ps, err))) {
+                if (rc != ZETL_ETABLE)
+                        return rc;
+                if (!t->failed)
+                        zetl_emit_table_error(em, &s->id, err->msg);
+                zetl_err_clear(err);
+                return 0;
+        }
         t->failed = false;
         if (!(it = item_new(ZETL_IT_SNAPSHOT_TABLE, err)))
                 return err->code;
-        it->schema = zetl_schema_ref(s);
+        it->schema = zetl_schema_ref(ps);
         return push(em, it, err);
 }
 

@@ -10,7 +10,12 @@
  *   {"type":"change","table":[...],"op":"insert","pos":"42","row":{...},
  *    "unchanged":["big"],"old_key":{"id":1}}
  *   {"type":"truncate","table":[...],"pos":"43"}
+ *   {"type":"drop","table":[...]}
  *   {"type":"commit","pos":"43","token":"0/2B","time_us":1700000000000000}
+ *
+ * A drop line says the table left the integration (modify-integration with
+ * filters that no longer select it): a reader forgets its rows and shape; a
+ * later schema line starts it afresh.
  *
  * Values: booleans and integers as JSON; floats as numbers, NaN and infinities
  * as the strings "NaN", "Infinity", "-Infinity"; decimals as exact strings;

@@ -214,7 +214,10 @@ static int on_line(struct jsonl_source *s, struct zetl_emitter *em, const char *
                 rc = on_schema(s, em, o, err);
         } else if (strcmp(type, "change") == 0) {
                 rc = on_change(s, em, o, err);
-        } else if (strcmp(type, "truncate") == 0) {
+        } else if (strcmp(type, "truncate") == 0 || strcmp(type, "drop") == 0) {
+                /* A drop (the table left the integration that wrote the log)
+                 * leaves no rows behind, as a truncate does; a later schema
+                 * line starts the table afresh. */
                 struct zetl_table_id id;
                 struct zetl_schema **slot;
                 if (!(rc = jsonl_parse_table(json_object_get(o, "table"), &id, err))) {

@@ -7,6 +7,15 @@
  * and the logical slot and records them in postgres.json, so that
  * delete-integration drops exactly those and never an object it did not
  * create.
+ *
+ * Row and column filters (zetl-filters(5)) are checked against each selected
+ * table's columns here, and pushed down into the publication where
+ * PostgreSQL 15 can apply them exactly as zetl does: WHERE (...) over
+ * replica identity columns of types compared alike, and column lists on
+ * tables whose replica identity is a key. zetl still applies every filter
+ * itself; pushdown only keeps rows and columns from leaving the server. Run
+ * again on an integration that is set up (modify-integration), set-up only
+ * brings the publication in line with the filters.
  */
 #include <ctype.h>
 #include <stdarg.h>
@@ -18,6 +27,7 @@
 
 #include "fsutil.h"
 #include "pg_source.h"
+#include "pg_types.h"
 #include "zetl/filter.h"
 #include "zetl/log.h"
 
@@ -223,16 +233,216 @@ static int check_server(PGconn *c, char *fixes, size_t len, bool *superuser, str
         return 0;
 }
 
+/* Types whose comparisons PostgreSQL and zetl agree on (with COLLATE "C"
+ * for text): a row filter over other columns stays with zetl. char(n) is
+ * left out for its blank-padded comparisons, floats for rounding. */
+static bool pushable_type(uint32_t oid)
+{
+        switch (oid) {
+        case PG_OID_INT2:
+        case PG_OID_INT4:
+        case PG_OID_INT8:
+        case PG_OID_NUMERIC:
+        case PG_OID_TEXT:
+        case PG_OID_VARCHAR:
+        case PG_OID_BOOL:
+        case PG_OID_BYTEA:
+        case PG_OID_DATE:
+        case PG_OID_TIME:
+        case PG_OID_TIMESTAMP:
+        case PG_OID_TIMESTAMPTZ:
+        case PG_OID_UUID:
+                return true;
+        default:
+                return false;
+        }
+}
+
+/* The table's shape as zetl will see it, for checking its filters. NULL in
+ * *out when a column's type needs more than its oid to map (an enum, a
+ * domain...): then the check waits for zetl run. */
+static int table_schema(struct pg_src *s, uint32_t relid, const struct zetl_table_id *id,
+                        struct pg_coldesc *cols, int *n, struct zetl_schema **out,
+                        struct zetl_err *err)
+{
+        char nsp[ZETL_NAME_MAX], rel[ZETL_NAME_MAX];
+        struct zetl_schema *sch;
+        int rc;
+
+        *out = NULL;
+        if ((rc = pg_describe(s, relid, nsp, rel, cols, PG_MAX_COLS, n, err)))
+                return rc;
+        if (!(sch = zetl_schema_new(id, *n)))
+                return zetl_err_set(err, ZETL_ENOMEM, ZETL_ERRC_FATAL, "out of memory");
+        for (int i = 0; i < *n; i++) {
+                struct zetl_column c = { 0 };
+                struct zetl_err terr;
+                if (cols[i].typoid >= PG_FIRST_NORMAL_OID ||
+                    pg_type_map(cols[i].typoid, cols[i].typmod, NULL, &c, &terr) < 0) {
+                        zetl_schema_unref(sch);
+                        return 0;
+                }
+                c.name = cols[i].name;
+                c.nullable = !cols[i].notnull;
+                c.key_pos = cols[i].key_pos;
+                c.source_id = (uint32_t)cols[i].attnum;
+                if (zetl_schema_set_col(sch, i, &c)) {
+                        zetl_schema_unref(sch);
+                        return zetl_err_set(err, ZETL_ENOMEM, ZETL_ERRC_FATAL, "out of memory");
+                }
+        }
+        if ((rc = zetl_schema_finish(sch, err))) {
+                zetl_schema_unref(sch);
+                return rc;
+        }
+        *out = sch;
+        return 0;
+}
+
+/* Which columns are the replica identity (what PostgreSQL logs of an old
+ * row, and all a publication's row filter may read for updates and
+ * deletes), in attnum order like pg_describe. *ident: relreplident;
+ * *toastable: some column may be stored out of line (TOAST). */
+static int identity_cols(struct pg_src *s, uint32_t relid, bool *in, int n, char *ident,
+                         bool *toastable, struct zetl_err *err)
+{
+        char oidtext[16];
+        const char *params[1] = { oidtext };
+        PGresult *r;
+        int rc = 0;
+
+        snprintf(oidtext, sizeof(oidtext), "%u", relid);
+        r = PQexecParams(
+                s->conn,
+                "SELECT c.relreplident, CASE c.relreplident WHEN 'f' THEN true "
+                "WHEN 'd' THEN EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND "
+                "i.indisprimary AND a.attnum = ANY (i.indkey::int2[])) "
+                "WHEN 'i' THEN EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND "
+                "i.indisreplident AND a.attnum = ANY (i.indkey::int2[])) ELSE false END, "
+                "a.attstorage <> 'p' "
+                "FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid "
+                "WHERE c.oid = $1 AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
+                1, NULL, params, NULL, NULL, 0);
+        if (!r || PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != n) {
+                rc = r && PQresultStatus(r) == PGRES_TUPLES_OK
+                             ? zetl_err_set(err, ZETL_ESTATE, ZETL_ERRC_TRANSIENT,
+                                            "table %u changed while zetl looked at it", relid)
+                             : result_error(s->conn, r, "reading a table's replica identity", err);
+                PQclear(r);
+                return rc;
+        }
+        *ident = n ? PQgetvalue(r, 0, 0)[0] : 'n';
+        *toastable = false;
+        for (int i = 0; i < n; i++) {
+                in[i] = PQgetvalue(r, i, 1)[0] == 't';
+                *toastable |= PQgetvalue(r, i, 2)[0] == 't';
+        }
+        PQclear(r);
+        return 0;
+}
+
+/* A selected table with row or column filters: check them against its
+ * columns, and the publication's entry for it, "ns"."t" [(cols)] [WHERE
+ * (...)], into *entry (malloc'd). *pushed: something is filtered at the
+ * source. */
+static int table_entry(struct pg_src *s, uint32_t relid, char relkind, bool utf8,
+                       const struct zetl_table_id *id, const char *qualified, char **entry,
+                       bool *pushed, struct zetl_err *err)
+{
+        static struct pg_coldesc cols[PG_MAX_COLS];
+        struct zetl_schema *sch = NULL;
+        char tname[ZETL_NAME_MAX * 3], ident = 'n';
+        bool *where_ok = NULL, *must = NULL;
+        char *where = NULL, *list = NULL;
+        int n = 0, rc;
+
+        *entry = NULL;
+        zetl_table_id_str(id, tname, sizeof(tname));
+        if ((rc = table_schema(s, relid, id, cols, &n, &sch, err)))
+                return rc;
+        if (!sch) {
+                zlog_warn("table %s has a column of a type defined in the database: its row and "
+                          "column filters are checked when zetl run meets it, and applied by "
+                          "zetl only",
+                          tname);
+                return (*entry = strdup(qualified)) ? 0 : ZETL_ENOMEM;
+        }
+        if ((rc = zetl_filter_check_schema(s->cfg->filter, sch, err)))
+                goto out;
+        if (!(where_ok = calloc((size_t)n + 1, 1)) || !(must = calloc((size_t)n + 1, 1))) {
+                rc = zetl_err_set(err, ZETL_ENOMEM, ZETL_ERRC_FATAL, "out of memory");
+                goto out;
+        }
+        bool toastable = false;
+        if ((rc = identity_cols(s, relid, must, n, &ident, &toastable, err)))
+                goto out;
+        /* A large value an update leaves alone is not sent again: the row
+         * filter could not judge such an update (zetl-filters(5)). */
+        char *rules = NULL;
+        if (ident != 'f' && toastable && zetl_filter_table_rules(s->cfg->filter, id, &rules) == 0 &&
+            strstr(rules, "rows: "))
+                zlog_warn("table %s has a row filter and columns PostgreSQL does not send again "
+                          "when an update leaves them alone (TOAST): such an update may be one "
+                          "the filter cannot judge (the table then needs attention), or bring a "
+                          "row in without those values. Fix: ALTER TABLE %s REPLICA IDENTITY "
+                          "FULL;",
+                          tname, qualified);
+        free(rules);
+        for (int i = 0; i < n; i++)
+                where_ok[i] = must[i] && pushable_type(cols[i].typoid) &&
+                              (utf8 ||
+                               (cols[i].typoid != PG_OID_TEXT && cols[i].typoid != PG_OID_VARCHAR));
+        /* A partitioned table publishes through its partitions: left to zetl.
+         * A column list must hold the replica identity, so it needs one that
+         * is a key (with FULL it would be every column). */
+        bool any_key = false;
+        for (int i = 0; i < n; i++)
+                any_key |= must[i];
+        if (relkind == 'r' &&
+            (rc = zetl_filter_pg_pushdown(s->cfg->filter, sch, where_ok,
+                                          (ident == 'd' || ident == 'i') && any_key ? must : NULL,
+                                          &where, &list, err)))
+                goto out;
+        if (asprintf(entry, "%s%s%s%s%s%s%s", qualified, list ? " (" : "", list ? list : "",
+                     list ? ")" : "", where ? " WHERE (" : "", where ? where : "",
+                     where ? ")" : "") < 0) {
+                *entry = NULL;
+                rc = zetl_err_set(err, ZETL_ENOMEM, ZETL_ERRC_FATAL, "out of memory");
+                goto out;
+        }
+        *pushed |= where || list;
+        if (where || list)
+                zlog_info("table %s is filtered at the source:%s%s%s%s", tname,
+                          list ? " columns " : "", list ? list : "", where ? " WHERE " : "",
+                          where ? where : "");
+        else
+                zlog_info("table %s: its filters are applied by zetl only (nothing PostgreSQL "
+                          "could apply alike: see zetl-filters(5))",
+                          tname);
+out:
+        free(where);
+        free(list);
+        free(where_ok);
+        free(must);
+        if (sch)
+                zetl_schema_unref(sch);
+        return rc;
+}
+
 /* The tables the filter selects, checked for a usable replica identity; the
  * ones without get a warning with the statement that fixes them (their
  * changes cannot be applied by key: they will be put in needs_attention).
- * Fills *list with "schema"."table" quoted names, comma-separated. */
-static int check_tables(struct pg_src *s, char **list, int *ntables, struct zetl_err *err)
+ * Fills *list with the publication's table list: "schema"."table" quoted
+ * names, comma-separated, with the column lists and row filters pushed
+ * down (*pushed: some are). */
+static int check_tables(struct pg_src *s, char **list, int *ntables, bool *pushed,
+                        struct zetl_err *err)
 {
         PGresult *r = PQexec(
                 s->conn,
                 "SELECT n.nspname, c.relname, c.relreplident, "
-                "EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary) "
+                "EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary), "
+                "c.oid, c.relkind, current_setting('server_encoding') "
                 "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
                 "WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition "
                 "AND n.nspname NOT IN ('pg_catalog', 'information_schema') "
@@ -243,6 +453,7 @@ static int check_tables(struct pg_src *s, char **list, int *ntables, struct zetl
         int rc = 0;
 
         *ntables = 0;
+        *pushed = false;
         if (!r || PQresultStatus(r) != PGRES_TUPLES_OK) {
                 rc = result_error(s->conn, r, "listing tables", err);
                 goto out;
@@ -256,13 +467,15 @@ static int check_tables(struct pg_src *s, char **list, int *ntables, struct zetl
                 const char *nsp = PQgetvalue(r, i, 0), *rel = PQgetvalue(r, i, 1);
                 char ident = PQgetvalue(r, i, 2)[0];
                 bool pk = PQgetvalue(r, i, 3)[0] == 't';
+                char *entry = NULL;
 
                 if (zetl_table_id_set(&id, s->dbname, nsp, rel) ||
                     !zetl_filter_table(s->cfg->filter, &id))
                         continue;
                 char *qn = PQescapeIdentifier(s->conn, nsp, strlen(nsp));
                 char *qr = PQescapeIdentifier(s->conn, rel, strlen(rel));
-                if (!qn || !qr) {
+                if (!qn || !qr || asprintf(&entry, "%s.%s", qn, qr) < 0) {
+                        entry = NULL;
                         PQfreemem(qn);
                         PQfreemem(qr);
                         rc = zetl_err_set(err, ZETL_ENOMEM, ZETL_ERRC_FATAL, "out of memory");
@@ -274,23 +487,33 @@ static int check_tables(struct pg_src *s, char **list, int *ntables, struct zetl
                                   "will need attention. Fix: ALTER TABLE %s.%s ADD PRIMARY KEY "
                                   "(...); or ALTER TABLE %s.%s REPLICA IDENTITY FULL;",
                                   nsp, rel, qn, qr, qn, qr);
-                size_t need = len + strlen(qn) + strlen(qr) + 4;
+                PQfreemem(qn);
+                PQfreemem(qr);
+                if (zetl_filter_transforms(s->cfg->filter, &id)) {
+                        char *plain = entry;
+                        uint32_t relid = (uint32_t)strtoul(PQgetvalue(r, i, 4), NULL, 10);
+                        rc = table_entry(s, relid, PQgetvalue(r, i, 5)[0],
+                                         strcmp(PQgetvalue(r, i, 6), "UTF8") == 0, &id, plain,
+                                         &entry, pushed, err);
+                        free(plain);
+                        if (rc)
+                                goto out;
+                }
+                size_t need = len + strlen(entry) + 4;
                 if (need > cap) {
                         while (cap < need)
                                 cap *= 2;
                         char *n = realloc(out, cap);
                         if (!n) {
-                                PQfreemem(qn);
-                                PQfreemem(qr);
+                                free(entry);
                                 rc = zetl_err_set(err, ZETL_ENOMEM, ZETL_ERRC_FATAL,
                                                   "out of memory");
                                 goto out;
                         }
                         out = n;
                 }
-                len += (size_t)sprintf(out + len, "%s%s.%s", len ? ", " : "", qn, qr);
-                PQfreemem(qn);
-                PQfreemem(qr);
+                len += (size_t)sprintf(out + len, "%s%s", len ? ", " : "", entry);
+                free(entry);
                 (*ntables)++;
         }
         *list = out;
@@ -319,14 +542,50 @@ static int exists(PGconn *c, const char *catalog_sql, const char *name, bool *fo
 #define SLOT_SQL "SELECT 1 FROM pg_replication_slots WHERE slot_name = $1"
 #define PUB_SQL  "SELECT 1 FROM pg_publication WHERE pubname = $1"
 
+/* FOR ALL TABLES (tables created later are published too) or the tables
+ * selected now, with their filters. A superuser gets ALL TABLES unless
+ * something can be filtered at the source; the source option
+ * publication=all|tables decides otherwise. */
+static int publication_mode(struct pg_src *s, bool superuser, bool pushed, bool *all,
+                            struct zetl_err *err)
+{
+        const char *o = zetl_cfg_opt(s->cfg, "publication");
+
+        if (o && strcmp(o, "all") != 0 && strcmp(o, "tables") != 0)
+                return zetl_err_set(err, ZETL_EINVAL, ZETL_ERRC_CONFIG,
+                                    "option publication=%s: expected all or tables", o);
+        if (o && strcmp(o, "all") == 0 && !superuser)
+                return zetl_err_set(err, ZETL_EINVAL, ZETL_ERRC_CONFIG,
+                                    "option publication=all needs a superuser (CREATE "
+                                    "PUBLICATION ... FOR ALL TABLES)");
+        *all = o ? strcmp(o, "all") == 0 : superuser && !pushed;
+        return 0;
+}
+
+/* The statement that (re)creates the publication. */
+static char *publication_sql(const char *qp, bool all, const char *list, int ntables)
+{
+        char *sql = NULL;
+        int n;
+
+        if (all)
+                n = asprintf(&sql, "CREATE PUBLICATION %s FOR ALL TABLES", qp);
+        else if (ntables > 0)
+                n = asprintf(&sql, "CREATE PUBLICATION %s FOR TABLE %s", qp, list);
+        else
+                n = asprintf(&sql, "CREATE PUBLICATION %s", qp);
+        return n < 0 ? NULL : sql;
+}
+
 static int create_publication(struct pg_src *s, bool superuser, struct zetl_err *err)
 {
         char *list = NULL, *qp = NULL, *sql = NULL;
-        bool found = false;
+        bool found = false, pushed = false, all = false;
         int ntables = 0, rc;
 
-        if ((rc = check_tables(s, &list, &ntables, err)))
-                return rc;
+        if ((rc = check_tables(s, &list, &ntables, &pushed, err)) ||
+            (rc = publication_mode(s, superuser, pushed, &all, err)))
+                goto out;
         if ((rc = exists(s->conn, PUB_SQL, s->setup.publication, &found, err)))
                 goto out;
         if (found) {
@@ -335,24 +594,89 @@ static int create_publication(struct pg_src *s, bool superuser, struct zetl_err 
                 goto out;
         }
         qp = PQescapeIdentifier(s->conn, s->setup.publication, strlen(s->setup.publication));
-        sql = malloc(strlen(list) + 128);
-        if (!qp || !sql) {
+        if (!qp || !(sql = publication_sql(qp, all, list, ntables))) {
                 rc = zetl_err_set(err, ZETL_ENOMEM, ZETL_ERRC_FATAL, "out of memory");
                 goto out;
         }
-        /* A superuser's publication covers tables created later too; zetl
-         * filters on its side. Otherwise it lists the tables selected now. */
-        if (superuser)
-                sprintf(sql, "CREATE PUBLICATION %s FOR ALL TABLES", qp);
-        else if (ntables > 0)
-                sprintf(sql, "CREATE PUBLICATION %s FOR TABLE %s", qp, list);
-        else
-                sprintf(sql, "CREATE PUBLICATION %s", qp);
         if ((rc = pg_exec(s->conn, sql, "creating the publication", err)))
                 goto out;
         s->setup.created_publication = true;
         zlog_info("created publication %s (%s)", s->setup.publication,
-                  superuser ? "all tables" : "the selected tables");
+                  all ? "all tables" : "the selected tables");
+        if (!all && superuser && pushed && !zetl_cfg_opt(s->cfg, "publication"))
+                zlog_info("the publication lists the tables selected now, so that PostgreSQL "
+                          "filters their rows: tables created later join it at the next "
+                          "modify-integration (option publication=all publishes every table "
+                          "and leaves the filtering to zetl)");
+out:
+        free(list);
+        free(sql);
+        PQfreemem(qp);
+        return rc;
+}
+
+/* modify-integration on a set-up integration: the publication it created
+ * takes the new filters (tables, row filters, column lists), in one
+ * transaction. A change between ALL TABLES and a list recreates it. */
+static int update_publication(struct pg_src *s, struct zetl_err *err)
+{
+        char *list = NULL, *qp = NULL, *sql = NULL, buf[8] = "";
+        bool superuser = false, pushed = false, all = false;
+        int ntables = 0, rc;
+
+        if (!s->setup.created_publication) {
+                zlog_info("publication %s is not zetl's: left as it is", s->setup.publication);
+                return 0;
+        }
+        if ((rc = pg_query_value(s->conn,
+                                 "SELECT rolsuper FROM pg_roles WHERE rolname = current_user",
+                                 "checking the role", buf, sizeof(buf), err)))
+                return rc;
+        superuser = buf[0] == 't';
+        if ((rc = check_tables(s, &list, &ntables, &pushed, err)) ||
+            (rc = publication_mode(s, superuser, pushed, &all, err)))
+                goto out;
+        const char *params[1] = { s->setup.publication };
+        PGresult *r = PQexecParams(s->conn,
+                                   "SELECT puballtables FROM pg_publication "
+                                   "WHERE pubname = $1",
+                                   1, NULL, params, NULL, NULL, 0);
+        if (!r || PQresultStatus(r) != PGRES_TUPLES_OK) {
+                rc = result_error(s->conn, r, "reading the publication", err);
+                PQclear(r);
+                goto out;
+        }
+        bool missing = PQntuples(r) == 0, was_all = !missing && PQgetvalue(r, 0, 0)[0] == 't';
+        PQclear(r);
+        if (!missing && was_all && all)
+                goto out; /* every table, filtered by zetl: nothing to change */
+        qp = PQescapeIdentifier(s->conn, s->setup.publication, strlen(s->setup.publication));
+        char *create = qp ? publication_sql(qp, all, list, ntables) : NULL;
+        int n = 0;
+        if (!create)
+                n = -1;
+        else if (missing)
+                sql = create; /* dropped by hand since: made again */
+        else if (!all && !was_all && ntables > 0)
+                n = asprintf(&sql, "ALTER PUBLICATION %s SET TABLE %s", qp, list);
+        else
+                n = asprintf(&sql, "DROP PUBLICATION %s; %s", qp, create);
+        if (sql != create)
+                free(create);
+        if (n < 0) {
+                sql = NULL;
+                rc = zetl_err_set(err, ZETL_ENOMEM, ZETL_ERRC_FATAL, "out of memory");
+                goto out;
+        }
+        if ((rc = pg_exec(s->conn, "BEGIN", "updating the publication", err)))
+                goto out;
+        if ((rc = pg_exec(s->conn, sql, "updating the publication", err)) ||
+            (rc = pg_exec(s->conn, "COMMIT", "updating the publication", err))) {
+                pg_exec(s->conn, "ROLLBACK", "updating the publication", NULL);
+                goto out;
+        }
+        zlog_info("publication %s now publishes %s", s->setup.publication,
+                  all ? "all tables" : "the selected tables with their filters");
 out:
         free(list);
         free(sql);
@@ -367,6 +691,10 @@ int pg_setup_run(struct pg_src *s, struct zetl_err *err)
         const char *params[1];
         PGresult *r;
         int rc;
+
+        /* Set up already (postgres.json names a slot it made): modify-integration. */
+        if (s->setup.created_slot)
+                return update_publication(s, err);
 
         if ((rc = check_server(s->conn, fixes, sizeof(fixes), &superuser, err)))
                 return rc;

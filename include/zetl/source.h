@@ -3,9 +3,12 @@
  * with designated initializers, listed once in src/registry.c. The core never
  * includes a connector's header.
  *
- * Lifecycle: parse (syntax only, no network) at create time; setup once by
- * create-integration (slot, publication...), teardown once by
- * delete-integration (only what setup created); open/run/close by zetl run.
+ * Lifecycle: parse (syntax only, no network) at create time; setup by
+ * create-integration (slot, publication...) and again by modify-integration
+ * when the filters change (so setup must be idempotent: on an integration
+ * already set up it only brings what it made up to date, e.g. the
+ * publication's tables and row filters); teardown once by delete-integration
+ * (only what setup created); open/run/close by zetl run.
  *
  * run() decodes changes straight into batches through the emitter (emit.h):
  * the initial sync when resume->snapshot_done is false, then the change stream

@@ -2,7 +2,10 @@
  * Table filters (src/filter.c): AWS Zero-ETL's include/exclude patterns. A
  * table of filters, each probed with tables and the decision AWS's rules give
  * (in order, last match wins, excluded by default once a pattern exists),
- * then the errors with their exact positions, the limits, and filter files.
+ * then the errors with their exact positions, the limits, and filter files
+ * with their rows: and columns: rules; and the comparisons modify-integration
+ * makes between an old and a new filter. (Row conditions themselves are
+ * tested in test_filter_expr.c.)
  */
 #include <regex.h>
 #include <setjmp.h>
@@ -512,9 +515,10 @@ static void test_file(void **state)
 }
 
 static const struct error_case file_errors[] = {
-        { "include: a.b.c\n\n  bogus line\n", PG, "f.conf:3:3: expected 'include:' or 'exclude:'" },
+        { "include: a.b.c\n\n  bogus line\n", PG,
+          "f.conf:3:3: expected 'include:', 'exclude:', 'rows:' or 'columns:'" },
         { "where shop.public.orders: id > 5\n", PG,
-          "f.conf:1:1: expected 'include:' or 'exclude:'" },
+          "f.conf:1:1: expected 'include:', 'exclude:', 'rows:' or 'columns:'" },
         { "include: a.b.c, exclude: d.e.f\n", PG, "f.conf:1:15: one pattern per line" },
         { "include: a.b.c  exclude: d.e.f\n", PG,
           "f.conf:1:17: expected end of line after the pattern" },
@@ -557,7 +561,237 @@ static void test_file_errors(void **state)
         /* no file name given */
         assert_int_equal(zetl_filter_parse(NULL, NULL, "bogus", ZETL_FILTER_PG, &f, &err),
                          ZETL_EINVAL);
-        assert_string_equal(err.msg, "filter file:1:1: expected 'include:' or 'exclude:'");
+        assert_string_equal(err.msg, "filter file:1:1: expected 'include:', 'exclude:', 'rows:' or "
+                                     "'columns:'");
+        /* --data-filter takes table patterns only */
+        assert_int_equal(zetl_filter_parse("include: a.b.c, rows: a.b.c: x = 1", NULL, NULL,
+                                           ZETL_FILTER_PG, &f, &err),
+                         ZETL_EINVAL);
+        assert_string_equal(err.msg, "--data-filter:1:17: row and column filters belong in a "
+                                     "filter file (--filter-file)");
+}
+
+/* ---- rows: and columns: -------------------------------------------------------- */
+
+static struct zetl_schema *mk_books(const char *db, const char *schema)
+{
+        struct zetl_table_id id;
+        struct zetl_schema *s;
+        static const char *const names[] = { "id", "title", "price", "Email" };
+        static const enum zetl_type types[] = { ZETL_T_INT64, ZETL_T_STRING, ZETL_T_DECIMAL,
+                                                ZETL_T_STRING };
+
+        set_id(&id, db, schema, "books");
+        s = zetl_schema_new(&id, 4);
+        for (int i = 0; i < 4; i++) {
+                struct zetl_column c = {
+                        .name = (char *)names[i], .type = types[i], .key_pos = i == 0, .scale = -1
+                };
+                assert_int_equal(zetl_schema_set_col(s, i, &c), 0);
+        }
+        assert_int_equal(zetl_schema_finish(s, NULL), 0);
+        return s;
+}
+
+static char *rules_of(const struct zetl_filter *f, const char *db, const char *schema,
+                      const char *table)
+{
+        struct zetl_table_id id;
+        char *out = NULL;
+
+        set_id(&id, db, schema, table);
+        assert_int_equal(zetl_filter_table_rules(f, &id, &out), 0);
+        return out;
+}
+
+static void test_rules(void **state)
+{
+        const char *file = "include: shop.*.*\n"
+                           "rows: shop.public.books: price < 20   # cheap ones\n"
+                           "ROWS : shop.*./b.*/ :\n"
+                           "    title LIKE 'A%'\n"
+                           "\tOR title IS NULL  # continued on indented lines\n"
+                           "columns: shop.public.books: exclude Email, \"title\"\n"
+                           "Columns: shop.public.`odd name`: include id,`x y` , 'z'\n"
+                           "exclude: shop.public.secret\n";
+        struct zetl_filter *f = NULL;
+        struct zetl_err err = { 0 };
+        struct zetl_table_id id;
+        char *t;
+
+        (void)state;
+        assert_int_equal(zetl_filter_parse(NULL, "f", file, ZETL_FILTER_PG, &f, &err), 0);
+        assert_int_equal(zetl_filter_npatterns(f), 2);
+        assert_true(passes(f, "shop", "public", "books"));
+        assert_false(passes(f, "shop", "public", "secret"));
+        set_id(&id, "shop", "public", "books");
+        assert_true(zetl_filter_transforms(f, &id));
+        set_id(&id, "shop", "public", "orders");
+        assert_false(zetl_filter_transforms(f, &id));
+        set_id(&id, "shop", "sales", "boxes");
+        assert_true(zetl_filter_transforms(f, &id));
+        /* the rules of a table, canonical: comments and layout do not count */
+        t = rules_of(f, "shop", "public", "books");
+        assert_string_equal(t, "rows: price < 20\n"
+                               "rows: title LIKE 'A%' OR title IS NULL\n"
+                               "columns: exclude Email, \"title\"\n");
+        free(t);
+        t = rules_of(f, "shop", "public", "odd name");
+        assert_string_equal(t, "columns: include id, \"x y\", \"z\"\n");
+        free(t);
+        t = rules_of(f, "shop", "public", "orders");
+        assert_string_equal(t, "");
+        free(t);
+
+        /* checked against the table's schema: names match ignoring case unless quoted */
+        struct zetl_schema *s = mk_books("shop", "public");
+        assert_int_equal(zetl_filter_check_schema(f, s, &err), 0);
+        const struct zetl_schema *sink;
+        assert_int_equal(zetl_filter_prepare(f, s, &sink, &err), 0);
+        assert_int_equal(sink->ncols, 2);
+        assert_string_equal(sink->cols[1].name, "price");
+        zetl_schema_unref(s);
+        zetl_filter_free(f);
+
+        /* MySQL: two-part patterns */
+        assert_int_equal(zetl_filter_parse(NULL, "f",
+                                           "rows: shop.books: price < 20\n"
+                                           "columns: shop.*: exclude email\n",
+                                           ZETL_FILTER_MYSQL, &f, &err),
+                         0);
+        t = rules_of(f, "shop", "", "books");
+        assert_string_equal(t, "rows: price < 20\ncolumns: exclude email\n");
+        free(t);
+        zetl_filter_free(f);
+}
+
+/* What a PostgreSQL publication gets: the pushable part of the row filter
+ * over the columns allowed, and a column list that keeps what zetl needs. */
+static void test_pg_pushdown(void **state)
+{
+        struct zetl_filter *f = NULL;
+        struct zetl_err err = { 0 };
+        struct zetl_schema *s = mk_books("shop", "public");
+        bool id_only[4] = { true, false, false, false };
+        bool all[4] = { true, true, true, true };
+        char *where = NULL, *cols = NULL;
+
+        (void)state;
+        assert_int_equal(zetl_filter_parse(NULL, "f",
+                                           "rows: shop.public.books: id > 100 AND title LIKE "
+                                           "'A%'\n"
+                                           "rows: shop.public.books: price < 9.5\n"
+                                           "columns: shop.public.books: exclude email, title\n",
+                                           ZETL_FILTER_PG, &f, &err),
+                         0);
+        /* only the key may be filtered on: the other conditions stay with zetl;
+         * title is read by the filter, so it stays in the list */
+        assert_int_equal(zetl_filter_pg_pushdown(f, s, id_only, id_only, &where, &cols, &err), 0);
+        assert_string_equal(where, "(\"id\" > 100)");
+        assert_string_equal(cols, "\"id\", \"title\", \"price\"");
+        free(where);
+        free(cols);
+        /* every column allowed; no column list allowed */
+        assert_int_equal(zetl_filter_pg_pushdown(f, s, all, NULL, &where, &cols, &err), 0);
+        assert_string_equal(where, "(\"id\" > 100) AND ((\"title\" COLLATE \"C\") LIKE E'A%' "
+                                   "ESCAPE E'\\\\') AND (\"price\" < E'9.5'::numeric)");
+        assert_null(cols);
+        free(where);
+        /* another table: nothing */
+        struct zetl_schema *o = mk_books("shop", "other");
+        assert_int_equal(zetl_filter_pg_pushdown(f, o, all, all, &where, &cols, &err), 0);
+        assert_null(where);
+        assert_null(cols);
+        zetl_schema_unref(o);
+        zetl_filter_free(f);
+
+        /* filters that do not fit the table are refused, as by check_schema */
+        assert_int_equal(zetl_filter_parse(NULL, "f", "rows: shop.public.books: nope = 1\n",
+                                           ZETL_FILTER_PG, &f, &err),
+                         0);
+        assert_int_equal(zetl_filter_pg_pushdown(f, s, all, all, &where, &cols, &err), ZETL_EINVAL);
+        assert_string_equal(err.msg, "f:1:26: no column \"nope\" in shop.public.books");
+        assert_null(where);
+        zetl_filter_free(f);
+        zetl_schema_unref(s);
+}
+
+static const struct error_case rule_errors[] = {
+        { "rows shop.public.books: a = 1\n", PG, "f.conf:1:1: expected 'rows:'" },
+        { "rows: shop.public.books a = 1\n", PG,
+          "f.conf:1:25: expected ':' after the table pattern" },
+        { "rows: shop.books: a = 1\n", PG,
+          "f.conf:1:7: pattern needs 3 parts (database.schema.table), got 2" },
+        { "rows: shop.public.books:\n", PG, "f.conf:1:25: empty condition" },
+        { "# x\nrows: shop.public.books: a = = 1\n", PG,
+          "f.conf:2:30: expected a column or a value, found '='" },
+        { "rows: shop.public.books: a = 1\n  AND\n", PG,
+          "f.conf:2:6: expected a column or a value, found the end of the condition" },
+        { "rows: shop.public.books: a = 1\nAND b = 2\n", PG,
+          "f.conf:2:1: expected 'include:', 'exclude:', 'rows:' or 'columns:'" },
+        { "rows: shop.public.books: name = 'x\n", PG, "f.conf:1:33: unterminated string" },
+        { "columns: shop.public.books: drop a\n", PG,
+          "f.conf:1:29: expected 'include' or 'exclude' and a list of columns" },
+        { "columns: shop.public.books: exclude\n", PG,
+          "f.conf:1:36: expected a space and a list of columns after 'exclude'" },
+        { "columns: shop.public.books: exclude \n", PG, "f.conf:1:37: expected a column name" },
+        { "columns: shop.public.books: exclude a,\n", PG, "f.conf:1:39: expected a column name" },
+        { "columns: shop.public.books: exclude a b\n", PG,
+          "f.conf:1:39: expected ',' or the end of the line in the column list" },
+        { "columns: shop.public.books: exclude a, (b)\n", PG,
+          "f.conf:1:40: unexpected character '(' in the column list" },
+        { "columns: shop.public.books: include \"\"\n", PG, "f.conf:1:37: empty name" },
+        { "columns: shop.public.books: include \"a\n", PG, "f.conf:1:37: unterminated quote" },
+};
+
+static void test_rule_errors(void **state)
+{
+        (void)state;
+        for (size_t i = 0; i < sizeof(rule_errors) / sizeof(rule_errors[0]); i++) {
+                const struct error_case *c = &rule_errors[i];
+                struct zetl_filter *f = NULL;
+                struct zetl_err err = { 0 };
+
+                print_message("bad rule case %zu\n", i);
+                assert_int_equal(zetl_filter_parse(NULL, "f.conf", c->text, c->d, &f, &err),
+                                 ZETL_EINVAL);
+                assert_null(f);
+                assert_int_equal(err.cls, ZETL_ERRC_CONFIG);
+                assert_string_equal(err.msg, c->msg);
+        }
+}
+
+/* modify-integration: may the new table filter bring in tables the old one left out? */
+static void test_may_add_tables(void **state)
+{
+        static const struct {
+                const char *old, *new;
+                bool more;
+        } cases2[] = {
+                { NULL, NULL, false },
+                { NULL, "include: a.b.c", false }, /* everything was included */
+                { "include: a.b.c", NULL, true },  /* now everything is */
+                { "include: a.b.c", "include: a.b.c", false },
+                { "include: a.*.*", "include: a.*.*, exclude: a.b.c", false },
+                { "include: a.*.*", "exclude: a.b.c, include: a.*.*", false },
+                { "include: a.b.c, include: a.b.d", "include: a.b.d", false },
+                { "include: a.b.c", "include: a.b.c, include: a.b.d", true },
+                { "include: a.*.*, exclude: a.b.c", "include: a.*.*", true },
+                { "include: a.b.c", "include: a.b.C", true },
+                { "include: a.*.*, exclude: a.b.c", "exclude: a.b.c, include: a.*.*", true },
+        };
+        (void)state;
+        for (size_t i = 0; i < sizeof(cases2) / sizeof(cases2[0]); i++) {
+                struct zetl_filter *o = NULL, *n = NULL;
+
+                print_message("case %zu: %s -> %s\n", i, cases2[i].old ? cases2[i].old : "-",
+                              cases2[i].new ? cases2[i].new : "-");
+                assert_int_equal(zetl_filter_parse(cases2[i].old, NULL, NULL, PG, &o, NULL), 0);
+                assert_int_equal(zetl_filter_parse(cases2[i].new, NULL, NULL, PG, &n, NULL), 0);
+                assert_int_equal(zetl_filter_may_add_tables(o, n), cases2[i].more);
+                zetl_filter_free(o);
+                zetl_filter_free(n);
+        }
 }
 
 /* Found by fuzz_filter: stacked repetition operators make glibc's regcomp
@@ -599,6 +833,10 @@ int main(void)
                 cmocka_unit_test(test_file),
                 cmocka_unit_test(test_file_errors),
                 cmocka_unit_test(test_costly_regex_refused),
+                cmocka_unit_test(test_rules),
+                cmocka_unit_test(test_rule_errors),
+                cmocka_unit_test(test_pg_pushdown),
+                cmocka_unit_test(test_may_add_tables),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
