@@ -256,13 +256,13 @@ static int read_options(struct os_sink *s, const struct zetl_conn_cfg *cfg, stru
         if ((rc = zetl_cfg_opt_int(cfg, "bulk-actions", 5000, 1, 1000000, &n, err)))
                 return rc;
         s->bulk_actions = (long)n;
-        if ((rc = zetl_cfg_opt_int(cfg, "retries", 8, 0, 1000, &n, err)))
+        if ((rc = zetl_cfg_opt_int(cfg, "bulk-retries", 8, 0, 1000, &n, err)))
                 return rc;
         s->retries = (int)n;
-        if ((rc = zetl_cfg_opt_int(cfg, "retry-initial-ms", 100, 1, 600000, &n, err)))
+        if ((rc = zetl_cfg_opt_int(cfg, "bulk-retry-initial-ms", 100, 1, 600000, &n, err)))
                 return rc;
         s->retry_initial_ms = (long)n;
-        if ((rc = zetl_cfg_opt_int(cfg, "retry-max-ms", 10000, 1, 3600000, &n, err)))
+        if ((rc = zetl_cfg_opt_int(cfg, "bulk-retry-max-ms", 10000, 1, 3600000, &n, err)))
                 return rc;
         s->retry_max_ms = (long)n;
         if ((rc = zetl_cfg_opt_int(cfg, "reindex-timeout-ms", 3600000, 1000, 86400000LL * 7, &n,

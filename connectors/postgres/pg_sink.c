@@ -158,6 +158,12 @@ static int connect_target(struct pg_sink *s, const struct zetl_conn_cfg *cfg, st
                 parsed = true;
                 if ((rc = read_opts(&u, cfg, &s->o, err)))
                         goto out;
+                /* Our defaults first: libpq takes a keyword's last value, so
+                 * the URI's own connect_timeout or keepalives win. */
+                kw[n] = "connect_timeout", val[n++] = "10";
+                kw[n] = "keepalives_idle", val[n++] = "30";
+                kw[n] = "keepalives_interval", val[n++] = "10";
+                kw[n] = "keepalives_count", val[n++] = "3";
                 if (u.host)
                         kw[n] = "host", val[n++] = u.host;
                 if (u.port) {
@@ -175,10 +181,10 @@ static int connect_target(struct pg_sink *s, const struct zetl_conn_cfg *cfg, st
         }
         kw[n] = "client_encoding", val[n++] = "UTF8";
         kw[n] = "fallback_application_name", val[n++] = "zetl";
-        kw[n] = "connect_timeout", val[n++] = "10";
-        kw[n] = "keepalives_idle", val[n++] = "30";
-        kw[n] = "keepalives_interval", val[n++] = "10";
-        kw[n] = "keepalives_count", val[n++] = "3";
+        if (!parsed) { /* a conninfo string: its values are expanded first */
+                kw[n] = "connect_timeout", val[n++] = "10";
+                kw[n] = "keepalives_idle", val[n++] = "30";
+        }
         kw[n] = NULL, val[n] = NULL;
         /* expand_dbname: a conninfo string in "dbname" is expanded; our own
          * keywords after it win where both are set. */

@@ -113,8 +113,8 @@ check "a target URI without a host is refused with exit 2" test $? -eq 2
 start_standin main
 os=$url
 "$zetl" create-integration --integration-name ostest --source "$uri" --target "opensearch://${os#http://}" \
-        --data-filter "include: $db.public.*" --option bulk-actions=200 --option retry-initial-ms=20 \
-        --option retry-max-ms=300 --option flush-interval-ms=100 >"$work/create.out" 2>"$work/create.err"
+        --data-filter "include: $db.public.*" --option bulk-actions=200 --option bulk-retry-initial-ms=20 \
+        --option bulk-retry-max-ms=300 --option flush-interval-ms=100 >"$work/create.out" 2>"$work/create.err"
 check "create-integration exits 0" test $? -eq 0
 
 # Faults from the first bulk on: two whole bulks refused with 429, one with
