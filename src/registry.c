@@ -24,12 +24,7 @@ static const struct zetl_source_ops *const sources[] = {
 };
 
 static const struct zetl_sink_ops *const sinks[] = {
-        &zetl_jsonl_sink,
-        &zetl_iceberg_sink,
-        &zetl_null_sink,
-        &zetl_os_sink,
-        &zetl_pg_sink,
-        NULL,
+        &zetl_jsonl_sink, &zetl_iceberg_sink, &zetl_null_sink, &zetl_os_sink, &zetl_pg_sink, NULL,
 };
 
 /* The scheme of uri into buf: "postgresql" for a conninfo string. */

@@ -83,9 +83,11 @@ bool pg_conn_error_is_config(const char *m)
         /* Retrying cannot help these: a wrong password, role or database, a
          * certificate that does not verify, a pg_hba.conf rule that rejects. */
         static const char *const config[] = {
-                "authentication failed", "no password supplied", "does not exist",
-                "certificate verify failed", "does not match host name", "root certificate file",
-                "pg_hba.conf rejects", "no pg_hba.conf entry", "SSL is not enabled", NULL,
+                "authentication failed",    "no password supplied",
+                "does not exist",           "certificate verify failed",
+                "does not match host name", "root certificate file",
+                "pg_hba.conf rejects",      "no pg_hba.conf entry",
+                "SSL is not enabled",       NULL,
         };
 
         for (const char *const *c = config; *c; c++)
