@@ -143,9 +143,15 @@ SQL
 ) &
 writer=$!
 sleep 0.7
-# The checkpoint writes fail for a while: bulks land, their position does not.
+# The checkpoint writes fail for a while: bulks land, their position does
+# not. Kill only once a bulk has landed after that (not after a fixed time:
+# a sanitizer build is slower), so the restart must replay it.
 faults '{"path_503": "/zetl-checkpoints/_doc/ostest", "path_503_count": 100000}'
-sleep 0.8
+bulks=$(dump | jq '.stats.bulk_requests')
+for _ in $(seq 1 600); do
+        [ "$(dump | jq '.stats.bulk_requests')" -gt "$((bulks + 1))" ] && break
+        sleep 0.1
+done
 kill -9 "$runner"
 wait "$runner" 2>/dev/null
 curl -sf -XPOST "$os/_standin/reset-faults" >/dev/null
