@@ -246,8 +246,9 @@ static int snapshot_table(struct my_src *s, struct snap_emit *se, const char *db
         zetl_table_id_set(&t->id, db, "", table);
         t->next = s->tables;
         s->tables = t;
-        if ((rc = my_snapshot_describe(s->conn, s->flavor, db, table, &t->tm, err)) ||
-            (rc = my_snapshot_schema(&t->tm, &t->schema, err)))
+        rc = my_snapshot_describe(s->conn, s->flavor, db, table, &t->tm, err);
+        t->tm.table_id = MY_NO_TABLE_ID; /* not an id of the binlog's */
+        if (rc || (rc = my_snapshot_schema(&t->tm, &t->schema, err)))
                 return zetl_err_prefix(err, "table %s.%s: ", db, table);
         if (t->schema->nkeys == 0) {
                 char msg[ZETL_ERR_MSG_MAX];

@@ -16,6 +16,10 @@
 #include "zetl/emit.h"
 #include "zetl/schema.h"
 
+/* A table id no event carries (ids are 6 bytes): a TABLE_MAP that is no
+ * longer the table's, or one built from information_schema. */
+#define MY_NO_TABLE_ID UINT64_MAX
+
 /* One table as the stream knows it: its last TABLE_MAP and schema. */
 struct my_tbl {
         struct zetl_table_id id;

@@ -121,6 +121,7 @@ int my_table_from_catalog(struct my_src *s, struct zetl_emitter *em, const char 
         if (!(t = tbl_new(s, em, &id)))
                 return zetl_err_set(err, ZETL_ENOMEM, ZETL_ERRC_FATAL, "out of memory");
         rc = my_snapshot_describe(s->conn, s->flavor, db, table, &t->tm, err);
+        t->tm.table_id = MY_NO_TABLE_ID; /* not an id of the binlog's */
         if (rc == ZETL_ENOTFOUND)
                 return 0; /* gone since: nothing to do */
         if (rc || (rc = my_snapshot_schema(&t->tm, &t->schema, err)))
@@ -328,6 +329,12 @@ static int on_table_map(struct my_src *s, struct my_stream *st, const struct my_
         }
         my_table_map_free(&t->tm);
         t->tm = tm; /* owns it now */
+        /* The server reuses table ids (after a restart, a FLUSH TABLES): an
+         * id now names this table only, or a stale one would take the rows
+         * of another table (found by the chaos test). */
+        for (struct my_tbl *o = s->tables; o; o = o->next)
+                if (o != t && o->tm.table_id == t->tm.table_id)
+                        o->tm.table_id = MY_NO_TABLE_ID;
         t->excluded = !zetl_emit_wants(st->em, &id);
         if (t->excluded || t->failed)
                 return 0;
