@@ -42,7 +42,7 @@ ITEST_BIN := $(ITEST_SRC:tests/integration/%.c=$(BUILD)/itests/%)
 
 MAN_PAGES := $(wildcard man/*.[1-8])
 
-.PHONY: all check unit asan ubsan install deps demo bench clean format format-check tests fuzz
+.PHONY: all check unit asan ubsan install deps demo bench clean format format-check tests fuzz chaos
 
 all: zetl
 
@@ -113,6 +113,12 @@ bench: zetl
 		case $$b in core) s=scripts/bench.sh ;; *) s=scripts/bench-$$b.sh ;; esac; \
 		echo "==== $$b ($$s)"; bash $$s || exit 1; \
 	done
+
+# SIGKILLs, source restarts and sink faults under a mixed workload, then each
+# target compared with its source (tests/chaos/README.md; the harness servers
+# are started by the driver). CHAOS_PAIRS, CHAOS_KILLS, CHAOS_SEED choose.
+chaos: zetl
+	ZETL_BIN=$(CURDIR)/$(BIN) bash tests/chaos/chaos.sh
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
