@@ -557,52 +557,10 @@ static int write_rows(struct ice_sink *s, struct ice_tbl *t, bool deletes,
 /* ---- the snapshot of one commit ----------------------------------------------------------------
  */
 
-struct metrics_arrays {
-        struct ice_id_long *sizes, *values, *nulls, *nans;
-        struct ice_id_bytes *lower, *upper;
-        size_t nnans, nlower, nupper;
-};
-
-static void metrics_arrays_free(struct metrics_arrays *a)
-{
-        free(a->sizes);
-        free(a->values);
-        free(a->nulls);
-        free(a->nans);
-        free(a->lower);
-        free(a->upper);
-}
-
 static int fill_entry(const struct ice_file *f, const char *loc, const struct ice_tbl *t,
-                      int64_t snap, int64_t seq, struct metrics_arrays *a,
+                      int64_t snap, int64_t seq, struct ice_file_lists *a,
                       struct ice_manifest_entry *e)
 {
-        const struct pq_file_metrics *m = &f->m;
-        size_t n = (size_t)m->ncols + 1;
-
-        memset(a, 0, sizeof(*a));
-        a->sizes = calloc(n, sizeof(*a->sizes));
-        a->values = calloc(n, sizeof(*a->values));
-        a->nulls = calloc(n, sizeof(*a->nulls));
-        a->nans = calloc(n, sizeof(*a->nans));
-        a->lower = calloc(n, sizeof(*a->lower));
-        a->upper = calloc(n, sizeof(*a->upper));
-        if (!a->sizes || !a->values || !a->nulls || !a->nans || !a->lower || !a->upper)
-                return ZETL_ENOMEM;
-        for (int i = 0; i < m->ncols; i++) {
-                const struct pq_col_metrics *c = &m->cols[i];
-                a->sizes[i] = (struct ice_id_long){ c->field_id, c->column_size };
-                a->values[i] = (struct ice_id_long){ c->field_id, c->value_count };
-                a->nulls[i] = (struct ice_id_long){ c->field_id, c->null_count };
-                if (c->nan_count >= 0)
-                        a->nans[a->nnans++] = (struct ice_id_long){ c->field_id, c->nan_count };
-                if (c->has_lower)
-                        a->lower[a->nlower++] =
-                                (struct ice_id_bytes){ c->field_id, c->lower, c->lower_len };
-                if (c->has_upper)
-                        a->upper[a->nupper++] =
-                                (struct ice_id_bytes){ c->field_id, c->upper, c->upper_len };
-        }
         *e = (struct ice_manifest_entry){
                 .status = ICE_STATUS_ADDED,
                 .has_snapshot_id = true,
@@ -611,32 +569,13 @@ static int fill_entry(const struct ice_file *f, const char *loc, const struct ic
                 .sequence_number = seq,
                 .has_file_sequence_number = true,
                 .file_sequence_number = seq,
-                .file = {
-                        .content = f->content,
-                        .file_path = loc,
-                        .record_count = m->record_count,
-                        .file_size_in_bytes = (int64_t)m->file_size,
-                        .column_sizes = a->sizes,
-                        .n_column_sizes = (size_t)m->ncols,
-                        .value_counts = a->values,
-                        .n_value_counts = (size_t)m->ncols,
-                        .null_value_counts = a->nulls,
-                        .n_null_value_counts = (size_t)m->ncols,
-                        .nan_value_counts = a->nans,
-                        .n_nan_value_counts = a->nnans,
-                        .lower_bounds = a->lower,
-                        .n_lower_bounds = a->nlower,
-                        .upper_bounds = a->upper,
-                        .n_upper_bounds = a->nupper,
-                        .split_offsets = m->split_offsets,
-                        .n_split_offsets = (size_t)m->nsplits,
-                        .equality_ids = f->content == ICE_CONTENT_EQUALITY_DELETES ? t->eq_ids
-                                                                                   : NULL,
-                        .n_equality_ids = f->content == ICE_CONTENT_EQUALITY_DELETES
-                                                  ? (size_t)t->nkcols
-                                                  : 0,
-                },
         };
+        if (ice_data_file_from_parquet(&f->m, f->content, loc, a, &e->file))
+                return ZETL_ENOMEM;
+        if (f->content == ICE_CONTENT_EQUALITY_DELETES) {
+                e->file.equality_ids = t->eq_ids;
+                e->file.n_equality_ids = (size_t)t->nkcols;
+        }
         return 0;
 }
 
@@ -648,7 +587,7 @@ static int write_manifest(struct ice_sink *s, struct ice_tbl *t, int content, in
 {
         const struct ice_schema *cur = ice_meta_schema(t->meta, -1);
         struct ice_manifest_entry *e = calloc((size_t)t->nfiles + 1, sizeof(*e));
-        struct metrics_arrays *a = calloc((size_t)t->nfiles + 1, sizeof(*a));
+        struct ice_file_lists *a = calloc((size_t)t->nfiles + 1, sizeof(*a));
         char **locs = calloc((size_t)t->nfiles + 1, sizeof(char *));
         char rel[128], path[PATH_MAX], loc[PATH_MAX + 16];
         struct ice_manifest man = { 0 };
@@ -716,7 +655,7 @@ static int write_manifest(struct ice_sink *s, struct ice_tbl *t, int content, in
         *written = true;
 out:
         for (size_t i = 0; i < n; i++) {
-                metrics_arrays_free(&a[i]);
+                ice_file_lists_free(&a[i]);
                 free(locs[i]);
         }
         free(locs);

@@ -14,6 +14,7 @@
 
 #include "fsutil.h"
 #include "manifest.h"
+#include "parquet.h"
 
 /* ---- schemas -------------------------------------------------------------- */
 
@@ -955,4 +956,65 @@ void ice_manifest_list_free(struct ice_manifest_list *l)
         free(l->files);
         arena_free(l->arena);
         free(l);
+}
+
+int ice_data_file_from_parquet(const struct pq_file_metrics *m, int32_t content, const char *path,
+                               struct ice_file_lists *a, struct ice_data_file *out)
+{
+        size_t n = (size_t)m->ncols + 1, nnans = 0, nlower = 0, nupper = 0;
+
+        memset(a, 0, sizeof(*a));
+        a->sizes = calloc(n, sizeof(*a->sizes));
+        a->values = calloc(n, sizeof(*a->values));
+        a->nulls = calloc(n, sizeof(*a->nulls));
+        a->nans = calloc(n, sizeof(*a->nans));
+        a->lower = calloc(n, sizeof(*a->lower));
+        a->upper = calloc(n, sizeof(*a->upper));
+        if (!a->sizes || !a->values || !a->nulls || !a->nans || !a->lower || !a->upper)
+                return ZETL_ENOMEM;
+        for (int i = 0; i < m->ncols; i++) {
+                const struct pq_col_metrics *col = &m->cols[i];
+                a->sizes[i] = (struct ice_id_long){ col->field_id, col->column_size };
+                a->values[i] = (struct ice_id_long){ col->field_id, col->value_count };
+                a->nulls[i] = (struct ice_id_long){ col->field_id, col->null_count };
+                if (col->nan_count >= 0)
+                        a->nans[nnans++] = (struct ice_id_long){ col->field_id, col->nan_count };
+                if (col->has_lower)
+                        a->lower[nlower++] =
+                                (struct ice_id_bytes){ col->field_id, col->lower, col->lower_len };
+                if (col->has_upper)
+                        a->upper[nupper++] =
+                                (struct ice_id_bytes){ col->field_id, col->upper, col->upper_len };
+        }
+        *out = (struct ice_data_file){
+                .content = content,
+                .file_path = path,
+                .record_count = m->record_count,
+                .file_size_in_bytes = (int64_t)m->file_size,
+                .column_sizes = a->sizes,
+                .n_column_sizes = (size_t)m->ncols,
+                .value_counts = a->values,
+                .n_value_counts = (size_t)m->ncols,
+                .null_value_counts = a->nulls,
+                .n_null_value_counts = (size_t)m->ncols,
+                .nan_value_counts = a->nans,
+                .n_nan_value_counts = nnans,
+                .lower_bounds = a->lower,
+                .n_lower_bounds = nlower,
+                .upper_bounds = a->upper,
+                .n_upper_bounds = nupper,
+                .split_offsets = m->split_offsets,
+                .n_split_offsets = (size_t)m->nsplits,
+        };
+        return 0;
+}
+
+void ice_file_lists_free(struct ice_file_lists *a)
+{
+        free(a->sizes);
+        free(a->values);
+        free(a->nulls);
+        free(a->nans);
+        free(a->lower);
+        free(a->upper);
 }

@@ -186,4 +186,20 @@ int ice_manifest_list_decode(const uint8_t *data, size_t len, struct ice_manifes
                              struct zetl_err *err);
 void ice_manifest_list_free(struct ice_manifest_list *l);
 
+/*
+ * The data_file of a Parquet file zetl wrote: its path, content, counts and
+ * per-column metrics (sizes, value/null/NaN counts, bounds) from the
+ * writer's metrics. The metric lists live in *a (free with
+ * ice_file_lists_free) and point into m: both must outlive out.
+ * equality_ids are the caller's. Returns 0 or ZETL_ENOMEM.
+ */
+struct pq_file_metrics;
+struct ice_file_lists {
+        struct ice_id_long *sizes, *values, *nulls, *nans;
+        struct ice_id_bytes *lower, *upper;
+};
+int ice_data_file_from_parquet(const struct pq_file_metrics *m, int32_t content, const char *path,
+                               struct ice_file_lists *a, struct ice_data_file *out);
+void ice_file_lists_free(struct ice_file_lists *a);
+
 #endif
