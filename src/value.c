@@ -388,3 +388,20 @@ bool zetl_utf8_valid(const void *text, size_t n)
         }
         return true;
 }
+
+size_t zetl_json_escape(unsigned char c, char out[6])
+{
+        static const char hex[] = "0123456789abcdef";
+        static const char short_form[] = { ['"'] = '"',  ['\\'] = '\\', ['\b'] = 'b', ['\f'] = 'f',
+                                           ['\n'] = 'n', ['\r'] = 'r',  ['\t'] = 't' };
+
+        out[0] = '\\';
+        if (c < sizeof(short_form) && short_form[c]) {
+                out[1] = short_form[c];
+                return 2;
+        }
+        memcpy(out + 1, "u00", 3);
+        out[4] = hex[c >> 4];
+        out[5] = hex[c & 15];
+        return 6;
+}

@@ -107,46 +107,18 @@ static inline uint64_t le64(const uint8_t *p)
 /* A string as MySQL quotes it. */
 static void put_quoted(struct jout *o, const uint8_t *s, size_t n)
 {
-        static const char hex[] = "0123456789abcdef";
         size_t run = 0;
 
         putc_(o, '"');
         for (size_t i = 0; i < n; i++) {
                 uint8_t c = s[i];
-                char esc[6] = { '\\', 0 };
-                size_t k = 2;
+                char esc[6];
 
                 if (c > 0x1f && c != '"' && c != '\\')
                         continue;
                 put(o, s + run, i - run);
                 run = i + 1;
-                switch (c) {
-                case '"':
-                case '\\':
-                        esc[1] = (char)c;
-                        break;
-                case '\b':
-                        esc[1] = 'b';
-                        break;
-                case '\f':
-                        esc[1] = 'f';
-                        break;
-                case '\n':
-                        esc[1] = 'n';
-                        break;
-                case '\r':
-                        esc[1] = 'r';
-                        break;
-                case '\t':
-                        esc[1] = 't';
-                        break;
-                default:
-                        memcpy(esc + 1, "u00", 3);
-                        esc[4] = hex[c >> 4];
-                        esc[5] = hex[c & 15];
-                        k = 6;
-                }
-                put(o, esc, k);
+                put(o, esc, zetl_json_escape(c, esc));
         }
         put(o, s + run, n - run);
         putc_(o, '"');

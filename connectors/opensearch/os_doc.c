@@ -129,7 +129,6 @@ static size_t utf8_len(const unsigned char *s, size_t n)
 
 int os_json_str(struct os_buf *b, const char *s, size_t n)
 {
-        static const char hex[] = "0123456789abcdef";
         const unsigned char *u = (const unsigned char *)s;
         size_t i = 0, run = 0;
         int rc;
@@ -152,34 +151,8 @@ int os_json_str(struct os_buf *b, const char *s, size_t n)
                 if ((rc = os_buf_put(b, s + i - run, run)))
                         return rc;
                 run = 0;
-                char esc[7] = { '\\', 0 };
-                size_t el = 2;
-                switch (c) {
-                case '"':
-                case '\\':
-                        esc[1] = (char)c;
-                        break;
-                case '\n':
-                        esc[1] = 'n';
-                        break;
-                case '\r':
-                        esc[1] = 'r';
-                        break;
-                case '\t':
-                        esc[1] = 't';
-                        break;
-                case '\b':
-                        esc[1] = 'b';
-                        break;
-                case '\f':
-                        esc[1] = 'f';
-                        break;
-                default:
-                        memcpy(esc, "\\u00", 4);
-                        esc[4] = hex[c >> 4];
-                        esc[5] = hex[c & 15];
-                        el = 6;
-                }
+                char esc[6];
+                size_t el = zetl_json_escape((unsigned char)c, esc);
                 if ((rc = os_buf_put(b, esc, el)))
                         return rc;
                 i++;

@@ -42,6 +42,11 @@ int zetl_parse_uuid(const char *s, size_t len, uint8_t out[16]);
 size_t zetl_base64_encode(const uint8_t *p, size_t len, char *buf);
 long zetl_base64_decode(const char *s, size_t len, uint8_t *out);
 
+/* JSON's escape of byte c (a control character, '"' or '\\') into out:
+ * \" \\ \b \f \n \r \t or \u00XX (lowercase hex). Returns its length
+ * (2 or 6). */
+size_t zetl_json_escape(unsigned char c, char out[6]);
+
 /* Well-formed UTF-8: no overlong forms, surrogates or code points past
  * U+10FFFF (what string columns must hold). */
 bool zetl_utf8_valid(const void *p, size_t n);

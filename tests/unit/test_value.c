@@ -575,6 +575,25 @@ static void test_time_past_midnight_refused(void **state)
         assert_int_equal(t, 86400000000LL);
 }
 
+/* RFC 8259 section 7: the two-character escapes, \u00XX for other controls. */
+static void test_json_escape(void **state)
+{
+        static const struct {
+                unsigned char c;
+                const char *want;
+        } cases[] = { { '"', "\\\"" },     { '\\', "\\\\" },   { '\b', "\\b" }, { '\f', "\\f" },
+                      { '\n', "\\n" },     { '\r', "\\r" },    { '\t', "\\t" }, { 0x00, "\\u0000" },
+                      { 0x1f, "\\u001f" }, { 0x0b, "\\u000b" } };
+        char out[6];
+
+        (void)state;
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                size_t n = zetl_json_escape(cases[i].c, out);
+                assert_int_equal(n, strlen(cases[i].want));
+                assert_memory_equal(out, cases[i].want, n);
+        }
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -594,6 +613,7 @@ int main(void)
                 cmocka_unit_test(test_base64_bytes_and_bad),
                 cmocka_unit_test(test_decimal_valid),
                 cmocka_unit_test(test_timestamp_int64_range),
+                cmocka_unit_test(test_json_escape),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
