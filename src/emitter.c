@@ -71,6 +71,7 @@ static struct zetl_item *item_new(enum zetl_item_kind kind, struct zetl_err *err
 
 static int push(struct zetl_emitter *em, struct zetl_item *it, struct zetl_err *err)
 {
+        it->early = em->early;
         if (zetl_queue_push(em->q, it))
                 return zetl_err_set(err, ZETL_ECANCELED, ZETL_ERRC_TRANSIENT, "pipeline stopping");
         return 0;
@@ -228,6 +229,13 @@ int zetl_emit_schema(struct zetl_emitter *em, const struct zetl_schema *s, struc
                 t->cur = zetl_schema_ref(s);
                 return 0;
         }
+        /* A rollback could not take a target's DDL back with the core's idea
+         * of the shape: the source applies such a transaction at its commit. */
+        if (em->early)
+                return zetl_err_set(err, ZETL_EINVAL, ZETL_ERRC_FATAL,
+                                    "source bug: table %s changes shape in a transaction applied "
+                                    "before its commit",
+                                    s->id.table);
         if (!(it = item_new(ZETL_IT_SCHEMA, err)))
                 return err->code;
         if (base && (rc = zetl_schema_diff(base, ps, &it->diff, err))) {
@@ -346,6 +354,10 @@ int zetl_emit_truncate(struct zetl_emitter *em, const struct zetl_schema *s, uin
 
         if (!t || t->excluded || t->failed)
                 return 0;
+        if (em->early)
+                return zetl_err_set(err, ZETL_EINVAL, ZETL_ERRC_FATAL,
+                                    "source bug: a truncate in a transaction applied before its "
+                                    "commit");
         if ((rc = hand_on(em, t, err)))
                 return rc;
         if (!(it = item_new(ZETL_IT_TRUNCATE, err)))
@@ -384,14 +396,66 @@ static bool flush_due(struct zetl_emitter *em)
 
 int zetl_emit_commit(struct zetl_emitter *em, const struct zetl_position *pos, struct zetl_err *err)
 {
+        /* A transaction applied before its commit is committed at once: the
+         * sink holds it open, and grouping is for small transactions. */
+        bool early = em->early;
+
+        em->early = false;
         em->last_commit = *pos;
         em->txn_rows = 0;
         set_received(em, pos);
         if (atomic_load(em->stopping))
                 return zetl_err_set(err, ZETL_ECANCELED, ZETL_ERRC_TRANSIENT, "stopping");
-        if (!flush_due(em))
+        if (!early && !flush_due(em))
                 return 0;
         return push_commit(em, pos, err);
+}
+
+int zetl_emit_early_begin(struct zetl_emitter *em, bool *began, struct zetl_err *err)
+{
+        int rc;
+
+        *began = false;
+        if (em->early || em->txn_rows > 0 || !em->ctx->sink->rollback)
+                return 0;
+        /* Commit what came before, so that a rollback takes back this
+         * transaction only. */
+        if ((em->pending_rows > 0 || em->last_commit.order != em->flushed.order ||
+             strcmp(em->last_commit.token, em->flushed.token) != 0) &&
+            (rc = push_commit(em, &em->last_commit, err)))
+                return rc;
+        em->early = true;
+        *began = true;
+        return 0;
+}
+
+/* Drop the rows not handed on yet and tell the sink to roll back. */
+static int early_discard(struct zetl_emitter *em, struct zetl_err *err)
+{
+        struct zetl_item *it;
+
+        for (int i = 0; i < em->ntables; i++) {
+                zetl_batch_free(em->tables[i].open);
+                em->tables[i].open = NULL;
+                em->tables[i].seen_bytes = 0;
+        }
+        em->pending_rows = 0;
+        em->pending_bytes = 0;
+        em->txn_rows = 0;
+        em->early = false;
+        if (!(it = item_new(ZETL_IT_ROLLBACK, err)))
+                return err->code;
+        return push(em, it, err);
+}
+
+int zetl_emit_early_abort(struct zetl_emitter *em, struct zetl_err *err)
+{
+        return em->early ? early_discard(em, err) : 0;
+}
+
+bool zetl_emit_early_possible(const struct zetl_emitter *em)
+{
+        return em->ctx->sink->rollback != NULL;
 }
 
 int zetl_emit_keepalive(struct zetl_emitter *em, const struct zetl_position *pos,
@@ -402,7 +466,7 @@ int zetl_emit_keepalive(struct zetl_emitter *em, const struct zetl_position *pos
         pthread_mutex_unlock(&em->mu);
         if (atomic_load(em->stopping))
                 return zetl_err_set(err, ZETL_ECANCELED, ZETL_ERRC_TRANSIENT, "stopping");
-        if (em->txn_rows > 0 || !flush_due(em))
+        if (em->txn_rows > 0 || em->early || !flush_due(em))
                 return 0;
         return push_commit(em, &em->last_commit, err);
 }
@@ -536,6 +600,8 @@ int zetl_emitter_finish(struct zetl_emitter *em, bool commit, struct zetl_err *e
 
         /* A transaction the source left half-emitted is not committed: the
          * sink discards it on close and the next run replays it whole. */
+        if (em->early && (rc = early_discard(em, err)))
+                return rc;
         if (commit && em->txn_rows == 0 &&
             (em->pending_rows > 0 || em->last_commit.order != em->flushed.order ||
              strcmp(em->last_commit.token, em->flushed.token) != 0)) {

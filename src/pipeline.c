@@ -40,6 +40,14 @@ struct sink_state {
         long long last_status_ms;
         bool snapshot_pending_done;     /* SNAPSHOT_DONE seen, its commit not yet */
         struct zetl_schema_set applied; /* shapes given to the sink, saved at commit */
+        /* Row counts of batches written before their transaction committed
+         * (zetl_emit_early_begin): taken back from the status on rollback. */
+        struct early_count {
+                struct zetl_table_id id;
+                int64_t n[4];
+                int64_t bytes;
+        } * early;
+        int nearly, early_cap;
         int rc;
         struct zetl_err err;
 };
@@ -52,22 +60,44 @@ static int64_t wall_us(void)
         return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-static void table_count(struct sink_state *s, const struct zetl_batch *b)
+static void count_add(struct sink_state *s, const struct zetl_table_id *id, const int64_t n[4],
+                      int64_t bytes, int sign)
 {
-        struct zetl_table_status *ts = zetl_status_table(s->st, &b->schema->id);
-        int64_t n[4] = { 0, 0, 0, 0 };
+        struct zetl_table_status *ts = zetl_status_table(s->st, id);
 
         if (!ts)
                 return;
+        ts->rows_snapshot += sign * n[ZETL_OP_SNAPSHOT];
+        ts->rows_inserted += sign * n[ZETL_OP_INSERT];
+        ts->rows_updated += sign * n[ZETL_OP_UPDATE];
+        ts->rows_deleted += sign * n[ZETL_OP_DELETE];
+        ts->bytes += sign * bytes;
+}
+
+static void table_count(struct sink_state *s, const struct zetl_batch *b, bool early)
+{
+        int64_t n[4] = { 0, 0, 0, 0 }, bytes = 0;
+
         for (uint32_t r = 0; r < b->nrows; r++)
                 n[b->ops[r] & 3]++;
-        ts->rows_snapshot += n[ZETL_OP_SNAPSHOT];
-        ts->rows_inserted += n[ZETL_OP_INSERT];
-        ts->rows_updated += n[ZETL_OP_UPDATE];
-        ts->rows_deleted += n[ZETL_OP_DELETE];
         for (int c = 0; c < b->schema->ncols; c++)
-                ts->bytes += (int64_t)(b->cols[c].data_len +
-                                       zetl_type_width(b->schema->cols[c].type) * b->nrows);
+                bytes += (int64_t)(b->cols[c].data_len +
+                                   zetl_type_width(b->schema->cols[c].type) * b->nrows);
+        count_add(s, &b->schema->id, n, bytes, 1);
+        if (!early)
+                return;
+        if (s->nearly == s->early_cap) {
+                int ncap = s->early_cap ? s->early_cap * 2 : 16;
+                struct early_count *e = realloc(s->early, (size_t)ncap * sizeof(*e));
+                if (!e)
+                        return; /* the counts only: a rollback would leave them high */
+                s->early = e;
+                s->early_cap = ncap;
+        }
+        struct early_count *e = &s->early[s->nearly++];
+        e->id = b->schema->id;
+        memcpy(e->n, n, sizeof(n));
+        e->bytes = bytes;
 }
 
 static void status_write(struct sink_state *s, bool force);
@@ -189,7 +219,7 @@ static int apply(struct sink_state *s, struct zetl_item *it)
         case ZETL_IT_BATCH:
                 rc = ops->write(s->priv, it->batch, &s->err);
                 if (rc == 0) {
-                        table_count(s, it->batch);
+                        table_count(s, it->batch, it->early);
                         zetl_metrics_batch(s->ctx->metrics);
                 }
                 break;
@@ -211,7 +241,15 @@ static int apply(struct sink_state *s, struct zetl_item *it)
                 s->snapshot_pending_done = true;
                 break;
         case ZETL_IT_COMMIT:
-                rc = do_commit(s, &it->pos);
+                if ((rc = do_commit(s, &it->pos)) == 0)
+                        s->nearly = 0;
+                break;
+        case ZETL_IT_ROLLBACK:
+                if (ops->rollback && (rc = ops->rollback(s->priv, &s->err)) == 0) {
+                        for (int i = 0; i < s->nearly; i++)
+                                count_add(s, &s->early[i].id, s->early[i].n, s->early[i].bytes, -1);
+                        s->nearly = 0;
+                }
                 break;
         case ZETL_IT_TABLE_ERROR:
                 table_fail(s, &it->id, it->message);
@@ -450,6 +488,7 @@ out_status:
         zetl_status_free(&st);
         zetl_schema_set_free(&known);
         zetl_schema_set_free(&ks.applied);
+        free(ks.early);
 out_free:
         free(spriv);
         free(kpriv);

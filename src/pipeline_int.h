@@ -38,6 +38,7 @@ struct zetl_emitter {
         struct zetl_position last_commit; /* last source commit seen */
         struct zetl_position flushed;     /* last commit handed to the sink */
         long long last_flush_ms;
+        bool early; /* between zetl_emit_early_begin and the commit or abort */
 
         /* Rows handed on by zetl_emit_batch (any thread) since the last commit. */
         atomic_size_t batch_rows;

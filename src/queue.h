@@ -24,6 +24,7 @@ enum zetl_item_kind {
         ZETL_IT_SNAPSHOT_DONE,  /* pos: the initial sync is complete (a commit follows) */
         ZETL_IT_TABLE_ERROR,    /* schema or id, message */
         ZETL_IT_PROGRESS,       /* id, done, total */
+        ZETL_IT_ROLLBACK,       /* discard what was written since the last commit */
         ZETL_IT_END,            /* the source has finished */
 };
 
@@ -38,6 +39,7 @@ struct zetl_item {
         char *message;
         int64_t done, total;
         size_t bytes;
+        bool early; /* rows of a transaction not committed yet (zetl_emit_early_begin) */
         struct zetl_item *next;
 };
 

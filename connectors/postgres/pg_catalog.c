@@ -303,6 +303,42 @@ int pg_rel_update(struct pg_src *s, struct zetl_emitter *em, uint32_t relid, con
         return 0;
 }
 
+int pg_rel_would_announce(struct pg_src *s, struct zetl_emitter *em, uint32_t relid,
+                          const char *nsp, const char *relname, const struct pg_coldesc *cols,
+                          int n, bool *out, struct zetl_err *err)
+{
+        struct pg_rel *rel = pg_rel_find(s, relid);
+        struct zetl_table_id id;
+        struct zetl_schema *sch = NULL;
+        struct pg_col_decoder *dec;
+        bool text_only;
+        int rc;
+
+        *out = true;
+        if (zetl_table_id_set(&id, s->dbname, nsp, relname))
+                return zetl_err_set(err, ZETL_EINVAL, ZETL_ERRC_FATAL, "table name too long");
+        if (!zetl_emit_wants(em, &id)) {
+                /* Ignored either way, unless it was selected under its old name. */
+                *out = rel && !rel->excluded;
+                return 0;
+        }
+        if (!rel || !rel->schema || rel->excluded)
+                return 0;
+        if (!(dec = calloc(n ? (size_t)n : 1, sizeof(*dec))))
+                return zetl_err_set(err, ZETL_ENOMEM, ZETL_ERRC_FATAL, "out of memory");
+        if ((rc = build_schema(s, &id, cols, n, &sch, dec, &text_only, err)) == 0) {
+                *out = !zetl_schema_same_shape(rel->schema, sch) ||
+                       !zetl_table_id_eq(&rel->schema->id, &sch->id);
+                zetl_schema_unref(sch);
+        } else {
+                /* The update will meet the same error: let it, at the commit. */
+                zetl_err_clear(err);
+                rc = 0;
+        }
+        free(dec);
+        return rc;
+}
+
 int pg_tables_text_only(struct pg_src *s, struct zetl_emitter *em, bool *any, struct zetl_err *err)
 {
         PGresult *r = PQexec(

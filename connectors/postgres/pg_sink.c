@@ -841,6 +841,20 @@ static int pg_sink_commit(void *priv, const struct zetl_position *pos, struct ze
         return rc;
 }
 
+/* The source chose not to commit what it gave since the last commit (a
+ * streamed transaction that aborted, or that it applies at its commit after
+ * all). Only rows were written since: no DDL to take back from the tables'
+ * cached shapes. */
+static int pg_sink_rollback(void *priv, struct zetl_err *err)
+{
+        struct pg_sink *s = priv;
+
+        if (!s->in_txn)
+                return 0;
+        s->in_txn = false;
+        return exec(s, "ROLLBACK", "ROLLBACK", err);
+}
+
 /* zetl check: the warehouse is reachable, speaks MERGE (PostgreSQL 15; not
  * asked of Redshift) and lets the role create schemas. Nothing is created. */
 static int pg_sink_check(void *priv, const struct zetl_conn_cfg *cfg, bool fix,
@@ -923,5 +937,6 @@ const struct zetl_sink_ops zetl_pg_sink = {
         .write = pg_sink_write,
         .truncate = pg_sink_truncate,
         .commit = pg_sink_commit,
+        .rollback = pg_sink_rollback,
         .close = pg_sink_close,
 };

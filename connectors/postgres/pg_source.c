@@ -135,9 +135,16 @@ static int pgs_open(void *priv, const struct zetl_conn_cfg *cfg, struct zetl_err
         long long proto;
 
         if ((rc = zetl_cfg_opt_int(cfg, "snapshot-workers", 2, 1, 64, &workers, err)) ||
-            (rc = zetl_cfg_opt_int(cfg, "pgoutput-protocol", 1, 1, 2, &proto, err)))
+            (rc = zetl_cfg_opt_int(cfg, "pgoutput-protocol", 0, 1, 2, &proto, err)))
                 return rc;
         s->proto_version = (int)proto;
+        s->apply_in_progress = true;
+        const char *aip = zetl_cfg_opt(cfg, "apply-in-progress");
+        if (aip && !strcmp(aip, "false"))
+                s->apply_in_progress = false;
+        else if (aip && strcmp(aip, "true"))
+                return zetl_err_set(err, ZETL_EINVAL, ZETL_ERRC_CONFIG,
+                                    "apply-in-progress must be true or false, not \"%s\"", aip);
         if ((rc = open_sql(s, cfg, &found, err)))
                 return rc;
         if (!found || !s->setup.created_slot)

@@ -195,6 +195,19 @@ int pg_spill_replay(struct pg_spill *sp, uint32_t xid, pg_spill_fn fn, void *arg
         return rc;
 }
 
+bool pg_spill_empty(const struct pg_spill *sp)
+{
+        return !sp || !sp->txns;
+}
+
+bool pg_spill_holds(const struct pg_spill *sp, uint32_t xid)
+{
+        for (const struct spill_txn *t = sp ? sp->txns : NULL; t; t = t->next)
+                if (t->xid == xid)
+                        return true;
+        return false;
+}
+
 uint64_t pg_spill_bytes(const struct pg_spill *sp)
 {
         return sp ? sp->bytes : 0;

@@ -11,6 +11,7 @@
 #ifndef ZETL_PG_SPILL_H
 #define ZETL_PG_SPILL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -32,6 +33,9 @@ int pg_spill_abort(struct pg_spill *sp, uint32_t xid, uint32_t subxid, struct ze
 /* Stream Commit: call fn for every kept message in order, then forget xid. */
 int pg_spill_replay(struct pg_spill *sp, uint32_t xid, pg_spill_fn fn, void *arg,
                     struct zetl_err *err);
+/* True when no transaction is held; when xid's messages are. */
+bool pg_spill_empty(const struct pg_spill *sp);
+bool pg_spill_holds(const struct pg_spill *sp, uint32_t xid);
 /* Bytes held in spill files now (for tests and status). */
 uint64_t pg_spill_bytes(const struct pg_spill *sp);
 

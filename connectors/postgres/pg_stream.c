@@ -1,14 +1,17 @@
 /*
  * Streaming: pgoutput from the slot, decoded straight into batches. Protocol
- * 1 is the default (measured faster end to end here: make bench); with
- * --option pgoutput-protocol=2, large transactions arrive while still
- * running; they are kept in spill files (pg_spill.h) and applied at commit. Each transaction's
- * changes go to the emitter as they arrive (a huge transaction is handed on in bounded batches) and
- * its Commit ends it at the commit's end LSN, which is what the slot is told is flushed once the
- * target has it: the standby status update reports as flushed only what zetl_emit_acked() returns,
- * so WAL is released as soon as it is safe and never sooner. While the source is idle, keepalives
- * move the position on (nothing is pending, so everything before the walsender's position is
- * applied), letting the slot advance past WAL that concerns no selected table.
+ * 1 is the default; with --option pgoutput-protocol=2, large transactions
+ * arrive while still running: applied to the sink as they arrive when it can
+ * roll back (see "applying a streamed transaction while it runs" below),
+ * else kept in spill files (pg_spill.h) and applied at their commit. Each
+ * transaction's changes go to the emitter as they arrive (a huge transaction
+ * is handed on in bounded batches) and its Commit ends it at the commit's
+ * end LSN, which is what the slot is told is flushed once the target has it:
+ * the standby status update reports as flushed only what zetl_emit_acked()
+ * returns, so WAL is released as soon as it is safe and never sooner. While
+ * the source is idle, keepalives move the position on (nothing is pending,
+ * so everything before the walsender's position is applied), letting the
+ * slot advance past WAL that concerns no selected table.
  *
  * Rows carry their change's LSN as position: the changes of one row are
  * ordered by it (a second writer waits for the first one's commit).
@@ -32,6 +35,8 @@ struct stream {
         bool in_txn;
         bool in_stream;      /* between Stream Start and Stream Stop (protocol 2) */
         uint32_t stream_xid; /* the streamed transaction of that block */
+        uint32_t early_xid;  /* the streamed transaction applied while it runs, or 0 */
+        uint64_t early_changes;
         struct pg_spill *spill;
         uint64_t received; /* last WAL position received */
         uint64_t last_lsn; /* last change LSN, for messages without one */
@@ -142,13 +147,14 @@ static bool key_changed(const struct pg_rel *rel, const struct pgo_tuple *a,
         return false;
 }
 
-static int on_relation(struct stream *st, const struct pgo_relation *m, struct zetl_err *err)
+/* The columns of a Relation message into st->cols; *n their count. */
+static int describe(struct stream *st, const struct pgo_relation *m, int *n_out,
+                    struct zetl_err *err)
 {
         static struct pg_coldesc cat[PG_MAX_COLS];
         char nsp[ZETL_NAME_MAX], rel[ZETL_NAME_MAX];
         struct pgo_iter it;
         struct pgo_relcol rc2;
-        struct pg_rel *pr;
         bool cat_key = false;
         int n = 0, ncat, rc;
 
@@ -189,8 +195,24 @@ static int on_relation(struct stream *st, const struct pgo_relation *m, struct z
                 for (int i = 0, k = 0; i < n; i++)
                         if (st->cols[i].key_pos)
                                 st->cols[i].key_pos = ++k;
-        return pg_rel_update(st->s, st->em, m->relid, m->nspname[0] ? m->nspname : "pg_catalog",
-                             m->relname, st->cols, n, &pr, err);
+        *n_out = n;
+        return 0;
+}
+
+static const char *rel_nsp(const struct pgo_relation *m)
+{
+        return m->nspname[0] ? m->nspname : "pg_catalog";
+}
+
+static int on_relation(struct stream *st, const struct pgo_relation *m, struct zetl_err *err)
+{
+        struct pg_rel *pr;
+        int n, rc;
+
+        if ((rc = describe(st, m, &n, err)))
+                return rc;
+        return pg_rel_update(st->s, st->em, m->relid, rel_nsp(m), m->relname, st->cols, n, &pr,
+                             err);
 }
 
 static struct pg_rel *rel_for(struct stream *st, uint32_t relid, struct zetl_err *err)
@@ -296,6 +318,78 @@ static int handle(struct stream *st, const struct pgo_msg *m, uint64_t wal_start
         }
 }
 
+/* ---- applying a streamed transaction while it runs ------------------------------
+ *
+ * With protocol 2 a large transaction arrives in blocks while it runs. When
+ * the sink can roll back (zetl_emit_early_begin) and nothing else is in
+ * flight, its changes go to the sink as they arrive and its Stream Commit
+ * only commits: the target's work overlaps the source's instead of
+ * following it. The blocks are still kept in the spill file: whenever
+ * applying early stops being safe (another transaction commits meanwhile,
+ * a subtransaction aborts, a table changes shape, a truncate, a second
+ * streamed transaction) the sink rolls back and the transaction is applied
+ * from the spill at its commit, as without this. */
+
+static bool is_change(enum pgo_type t)
+{
+        return t == PGO_RELATION || t == PGO_INSERT || t == PGO_UPDATE || t == PGO_DELETE ||
+               t == PGO_TRUNCATE;
+}
+
+static int early_stop(struct stream *st, const char *why, struct zetl_err *err)
+{
+        zlog_info("streamed transaction %u: applied at its commit instead (%s)", st->early_xid,
+                  why);
+        st->early_xid = 0;
+        return zetl_emit_early_abort(st->em, err);
+}
+
+static int early_start(struct stream *st, uint32_t xid, struct zetl_err *err)
+{
+        bool began;
+        int rc;
+
+        if (!st->s->apply_in_progress || st->s->cfg->once || st->in_txn ||
+            !pg_spill_empty(st->spill))
+                return 0;
+        if ((rc = zetl_emit_early_begin(st->em, &began, err)) || !began)
+                return rc;
+        st->early_xid = xid;
+        st->early_changes = 0;
+        zlog_debug("streamed transaction %u: applying while it runs", xid);
+        return 0;
+}
+
+/* A message of the transaction being applied early (already spilled). */
+static int early_handle(struct stream *st, const struct pgo_msg *m, uint64_t wal_start,
+                        struct zetl_err *err)
+{
+        struct pg_rel *pr;
+        bool changes;
+        int n, rc;
+
+        switch (m->type) {
+        case PGO_RELATION:
+                if ((rc = describe(st, &m->rel, &n, err)) ||
+                    (rc = pg_rel_would_announce(st->s, st->em, m->rel.relid, rel_nsp(&m->rel),
+                                                m->rel.relname, st->cols, n, &changes, err)))
+                        return rc;
+                if (changes)
+                        return early_stop(st, "a table changes shape or is new to this run", err);
+                return pg_rel_update(st->s, st->em, m->rel.relid, rel_nsp(&m->rel), m->rel.relname,
+                                     st->cols, n, &pr, err);
+        case PGO_TRUNCATE:
+                return early_stop(st, "it truncates", err);
+        case PGO_INSERT:
+        case PGO_UPDATE:
+        case PGO_DELETE:
+                st->early_changes++;
+                return handle(st, m, wal_start, err);
+        default:
+                return handle(st, m, wal_start, err);
+        }
+}
+
 /* A spilled message of a streamed transaction, at its Stream Commit. */
 static int replay_one(void *arg, uint64_t lsn, const uint8_t *msg, size_t len, struct zetl_err *err)
 {
@@ -317,13 +411,49 @@ static int on_message(struct stream *st, const uint8_t *data, size_t len, uint64
         case PGO_STREAM_START:
                 st->in_stream = true;
                 st->stream_xid = m.sstart.xid;
+                /* Another transaction's block may be empty (catalog changes
+                 * only: temporary tables in another database of the server,
+                 * say): only its first message ends applying early. */
+                if (!st->early_xid && m.sstart.first_segment)
+                        return early_start(st, m.sstart.xid, err);
                 return 0;
         case PGO_STREAM_STOP:
                 st->in_stream = false;
                 return 0;
         case PGO_STREAM_ABORT:
+                if (st->early_xid && st->early_xid == m.sabort.xid) {
+                        if (m.sabort.subxid != m.sabort.xid) {
+                                rc = early_stop(st, "a subtransaction aborted", err);
+                        } else {
+                                zlog_info("streamed transaction %u aborted: what was applied is "
+                                          "rolled back",
+                                          st->early_xid);
+                                st->early_xid = 0;
+                                rc = zetl_emit_early_abort(st->em, err);
+                        }
+                        if (rc)
+                                return rc;
+                }
                 return pg_spill_abort(st->spill, m.sabort.xid, m.sabort.subxid, err);
         case PGO_STREAM_COMMIT:
+                if (st->early_xid && st->early_xid == m.scommit.xid) {
+                        /* Everything is at the sink already: commit it. */
+                        zlog_info("streamed transaction %u applied while it ran (%llu changes)",
+                                  st->early_xid, (unsigned long long)st->early_changes);
+                        st->early_xid = 0;
+                        if ((rc = pg_spill_abort(st->spill, m.scommit.xid, m.scommit.xid, err)))
+                                return rc;
+                        return emit_position(st, m.scommit.end_lsn, m.scommit.commit_ts, err);
+                }
+                if (st->early_xid) {
+                        /* Nothing of it was sent: its position comes with the
+                         * next commit (committing it would commit the early
+                         * rows). Something was: it goes first, whole. */
+                        if (!pg_spill_holds(st->spill, m.scommit.xid))
+                                return 0;
+                        if ((rc = early_stop(st, "another transaction committed meanwhile", err)))
+                                return rc;
+                }
                 /* The transaction applies now, whole, in commit order. */
                 st->in_txn = true;
                 uint64_t held = pg_spill_bytes(st->spill);
@@ -334,10 +464,30 @@ static int on_message(struct stream *st, const uint8_t *data, size_t len, uint64
                 st->in_txn = false;
                 return emit_position(st, m.scommit.end_lsn, m.scommit.commit_ts, err);
         default:
-                if (st->in_stream)
-                        return pg_spill_append(st->spill, st->stream_xid,
-                                               m.has_xid ? m.xid : st->stream_xid, wal_start, data,
-                                               len, err);
+                if (st->in_stream) {
+                        rc = pg_spill_append(st->spill, st->stream_xid,
+                                             m.has_xid ? m.xid : st->stream_xid, wal_start, data,
+                                             len, err);
+                        if (rc || !st->early_xid)
+                                return rc;
+                        if (st->stream_xid == st->early_xid)
+                                return early_handle(st, &m, wal_start, err);
+                        return early_stop(st, "another streamed transaction interleaved", err);
+                }
+                if (st->early_xid) {
+                        /* A transaction sent whole while the early one runs.
+                         * Without changes (PostgreSQL 14 sends empty ones) it
+                         * is passed over: its position comes with the next
+                         * commit. With changes, it must not be committed with
+                         * the early rows. */
+                        if (m.type == PGO_BEGIN || m.type == PGO_COMMIT) {
+                                st->in_txn = m.type == PGO_BEGIN;
+                                return 0;
+                        }
+                        if (is_change(m.type) &&
+                            (rc = early_stop(st, "another transaction committed meanwhile", err)))
+                                return rc;
+                }
                 return handle(st, &m, wal_start, err);
         }
 }
@@ -384,7 +534,16 @@ int pg_stream_run(struct pg_src *s, struct zetl_emitter *em, uint64_t start, str
         st->s = s;
         st->em = em;
         st->position = start;
+        /* By default protocol 2 when large transactions can be applied while
+         * they run (PostgreSQL 14 streams them), else 1: spilling them only
+         * to apply them at commit gains nothing over letting the walsender
+         * send them then. */
         o.proto_version = s->proto_version;
+        if (o.proto_version == 0)
+                o.proto_version = s->apply_in_progress && zetl_emit_early_possible(em) &&
+                                                  PQserverVersion(s->conn) >= 140000
+                                          ? 2
+                                          : 1;
         if (o.proto_version >= 2) {
                 char dir[4200];
                 snprintf(dir, sizeof(dir), "%s/spill", s->cfg->state_dir);
@@ -433,7 +592,7 @@ int pg_stream_run(struct pg_src *s, struct zetl_emitter *em, uint64_t start, str
                         st->last_keepalive = ev.wal_end;
                         /* Idle: everything before the walsender's position was
                          * sent, so it is a position like a commit's. */
-                        if (!st->in_txn && ev.wal_end > st->position &&
+                        if (!st->in_txn && !st->early_xid && ev.wal_end > st->position &&
                             (rc = emit_position(st, ev.wal_end, 0, err)))
                                 break;
                         if (ev.reply_requested && (rc = send_status(st, false, err)))

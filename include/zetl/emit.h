@@ -73,6 +73,21 @@ long long zetl_now_ms(void);
  * time to report each table's zetl_emit_progress too). */
 bool zetl_emit_progress_line(struct zetl_emitter *em, long long done, long long expect, int ntables,
                              long long t0_ms, bool final);
+/* Applying a large transaction before its commit, for a source that receives
+ * one while it still runs (PostgreSQL's streamed transactions). Between
+ * transactions, zetl_emit_early_begin() asks that the rows emitted from now
+ * on reach the sink before their commit is known: *began is true when the
+ * sink can take them back (it has rollback) and what was pending has been
+ * committed first; false means the rows must wait for the commit as usual.
+ * Then zetl_emit_commit() (the transaction committed), or
+ * zetl_emit_early_abort() (it aborted, or the source will apply it at its
+ * commit after all): the sink rolls back the rows it was given. In between
+ * the source emits rows of that transaction only: no other transaction, no
+ * schema change or truncate, no keepalive position. */
+int zetl_emit_early_begin(struct zetl_emitter *em, bool *began, struct zetl_err *err);
+/* Whether zetl_emit_early_begin can ever begin (the sink can roll back). */
+bool zetl_emit_early_possible(const struct zetl_emitter *em);
+int zetl_emit_early_abort(struct zetl_emitter *em, struct zetl_err *err);
 /* Put a table into needs_attention (unsupported type or DDL...). Its changes
  * are dropped from now on until it is resynced. */
 void zetl_emit_table_error(struct zetl_emitter *em, const struct zetl_table_id *id,

@@ -18,6 +18,16 @@
  *                           (modify-integration, outside any run, followed by
  *                           a commit at the position the target has); NULL
  *                           means the core truncates the table instead.
+ *   rollback()              (optional) discard everything written since the
+ *                           last commit and keep going. A sink that has it is
+ *                           given the changes of a large source transaction
+ *                           while that transaction still runs (PostgreSQL's
+ *                           streamed transactions): only ever rows (write),
+ *                           never schema or truncate, and either a commit
+ *                           follows (the source committed) or a rollback (it
+ *                           aborted, or the source chose to apply it at its
+ *                           commit after all). Only for sinks whose writes
+ *                           stay invisible until commit.
  * resume() reports the position the target itself says it has applied, so a
  * restart replays from there and a replay is idempotent. close() without a
  * commit discards what was written since the last commit (the core replays
@@ -78,6 +88,8 @@ struct zetl_sink_ops {
         void (*close)(void *priv);
         /* Optional (see above); idempotent: a table already gone is fine. */
         int (*drop)(void *priv, const struct zetl_schema *s, struct zetl_err *err);
+        /* Optional (see above). */
+        int (*rollback)(void *priv, struct zetl_err *err);
 };
 
 #endif
