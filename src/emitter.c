@@ -219,6 +219,8 @@ int zetl_emit_schema(struct zetl_emitter *em, const struct zetl_schema *s, struc
                         t->cur = zetl_schema_ref(s);
                         return 0;
                 }
+        } else if (em->early && !t->excluded) {
+                goto early;
         } else {
                 ms->version = base ? base->version + 1 : 1;
                 ((struct zetl_schema *)ps)->version = ms->version;
@@ -229,13 +231,8 @@ int zetl_emit_schema(struct zetl_emitter *em, const struct zetl_schema *s, struc
                 t->cur = zetl_schema_ref(s);
                 return 0;
         }
-        /* A rollback could not take a target's DDL back with the core's idea
-         * of the shape: the source applies such a transaction at its commit. */
         if (em->early)
-                return zetl_err_set(err, ZETL_EINVAL, ZETL_ERRC_FATAL,
-                                    "source bug: table %s changes shape in a transaction applied "
-                                    "before its commit",
-                                    s->id.table);
+                goto early;
         if (!(it = item_new(ZETL_IT_SCHEMA, err)))
                 return err->code;
         if (base && (rc = zetl_schema_diff(base, ps, &it->diff, err))) {
@@ -248,6 +245,14 @@ int zetl_emit_schema(struct zetl_emitter *em, const struct zetl_schema *s, struc
                 zetl_schema_unref(t->cur);
         t->cur = zetl_schema_ref(s);
         return push(em, it, err);
+early:
+        /* A rollback could not take a target's DDL back with the core's idea
+         * of the shape: the source applies such a transaction at its commit
+         * instead. Nothing has changed here yet. */
+        return zetl_err_set(err, ZETL_EINVAL, ZETL_ERRC_FATAL,
+                            "source bug: table %s is announced in a transaction applied before "
+                            "its commit",
+                            s->id.table);
 }
 
 const struct zetl_schema *zetl_emit_known(struct zetl_emitter *em, const struct zetl_table_id *id)

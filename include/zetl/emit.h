@@ -87,6 +87,8 @@ bool zetl_emit_progress_line(struct zetl_emitter *em, long long done, long long 
 int zetl_emit_early_begin(struct zetl_emitter *em, bool *began, struct zetl_err *err);
 /* Whether zetl_emit_early_begin can ever begin (the sink can roll back). */
 bool zetl_emit_early_possible(const struct zetl_emitter *em);
+/* The early transaction will not be committed as it was given: the rows not
+ * handed on yet are dropped and the sink rolls back. A no-op when none. */
 int zetl_emit_early_abort(struct zetl_emitter *em, struct zetl_err *err);
 /* Put a table into needs_attention (unsupported type or DDL...). Its changes
  * are dropped from now on until it is resynced. */

@@ -3,7 +3,10 @@
  * arrive in order and exactly once across transient failures, commits only
  * follow whole transactions, the source is offered a position only after the
  * checkpoint that names it is on disk, table errors stay confined to their
- * table, and a stop request ends after the last complete commit.
+ * table, and a stop request ends after the last complete commit. A
+ * transaction applied before its commit (zetl_emit_early_begin) reaches the
+ * sink's write early, commits at once, and rolls back on abort or when the
+ * source ends in its middle.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -628,6 +631,605 @@ static void test_schema_versions_continue_across_runs(void **state)
         assert_exactly_once(4);
 }
 
+/* ---- applying a transaction before its commit (zetl_emit_early_begin) ----
+ *
+ * A scripted source (each test's script() is its run) and a recording copy of
+ * the fake sink, with and without rollback. The record is the sequence of
+ * sink calls as a string: "S" schema, "T" truncate, "R" rollback, "W<rows>"
+ * write, "C<position>" commit; written ids are kept apart. The sink thread
+ * records while the source thread may wait on it, hence the mutex. */
+
+#define REC_MAX 256
+#define REC_IDS 4096
+
+struct early_world {
+        int (*script)(struct zetl_emitter *em, struct zetl_err *err);
+        char log[REC_MAX][24];
+        int nlog;
+        int64_t written[REC_IDS]; /* every id given to write, in order */
+        int nwritten;
+        int rollbacks;
+        /* what the scripts saw */
+        bool possible, began, waited_ok, acked_at_once;
+        int rc_a, rc_b;
+        char msg_a[ZETL_ERR_MSG_MAX];
+};
+
+static struct early_world E;
+static pthread_mutex_t E_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static void rec(const char *fmt, unsigned long long v)
+{
+        pthread_mutex_lock(&E_mu);
+        if (E.nlog < REC_MAX)
+                snprintf(E.log[E.nlog++], sizeof(E.log[0]), fmt, v);
+        pthread_mutex_unlock(&E_mu);
+}
+
+/* The record as one string, entries separated by spaces; skip_writes leaves
+ * the "W" entries out (for sequences where how rows are cut into batches is
+ * not the point). */
+static const char *rec_str(bool skip_writes)
+{
+        static char buf[REC_MAX * 24];
+        size_t len = 0;
+
+        buf[0] = '\0';
+        for (int i = 0; i < E.nlog; i++) {
+                if (skip_writes && E.log[i][0] == 'W')
+                        continue;
+                len += (size_t)snprintf(buf + len, sizeof(buf) - len, "%s%s", len ? " " : "",
+                                        E.log[i]);
+        }
+        return buf;
+}
+
+static bool was_written(int64_t id)
+{
+        for (int i = 0; i < E.nwritten; i++)
+                if (E.written[i] == id)
+                        return true;
+        return false;
+}
+
+static bool is_durable(int64_t id)
+{
+        for (int i = 0; i < W.ndurable; i++)
+                if (W.durable[i] == id)
+                        return true;
+        return false;
+}
+
+/* Written ids in [lo, hi], counted under the lock (the sink may be writing). */
+static int written_between(int64_t lo, int64_t hi)
+{
+        int n = 0;
+
+        pthread_mutex_lock(&E_mu);
+        for (int i = 0; i < E.nwritten; i++)
+                n += E.written[i] >= lo && E.written[i] <= hi;
+        pthread_mutex_unlock(&E_mu);
+        return n;
+}
+
+static int rs_schema(void *p, const struct zetl_schema *old, const struct zetl_schema *new,
+                     const struct zetl_schema_diff *d, struct zetl_err *e)
+{
+        int rc = fk_schema(p, old, new, d, e);
+
+        if (rc == 0)
+                rec("S", 0);
+        return rc;
+}
+
+static int rs_write(void *p, const struct zetl_batch *b, struct zetl_err *e)
+{
+        int rc = fk_write(p, b, e);
+
+        if (rc)
+                return rc;
+        pthread_mutex_lock(&E_mu);
+        for (uint32_t r = 0; r < b->nrows && E.nwritten < REC_IDS; r++)
+                E.written[E.nwritten++] = zetl_batch_get_i64(b, 0, r);
+        pthread_mutex_unlock(&E_mu);
+        rec("W%llu", b->nrows);
+        return 0;
+}
+
+static int rs_truncate(void *p, const struct zetl_schema *s, uint64_t pos, struct zetl_err *e)
+{
+        int rc = fk_truncate(p, s, pos, e);
+
+        if (rc == 0)
+                rec("T", 0);
+        return rc;
+}
+
+static int rs_commit(void *p, const struct zetl_position *pos, struct zetl_err *e)
+{
+        int rc = fk_commit(p, pos, e);
+
+        if (rc == 0)
+                rec("C%llu", (unsigned long long)pos->order);
+        return rc;
+}
+
+/* Like the target's transaction: what was written since the last commit goes. */
+static int rs_rollback(void *p, struct zetl_err *e)
+{
+        (void)p;
+        (void)e;
+        W.npending = 0;
+        E.rollbacks++;
+        rec("R", 0);
+        return 0;
+}
+
+static const struct zetl_sink_ops rec_sink = {
+        .name = "fake-rec",
+        .schemes = fake_schemes,
+        .caps = ZETL_SINK_STORES_POSITION,
+        .priv_size = 8,
+        .parse = fs_parse,
+        .setup = fs_nop,
+        .teardown = fs_nop,
+        .open = fk_open,
+        .resume = fk_resume,
+        .schema = rs_schema,
+        .write = rs_write,
+        .truncate = rs_truncate,
+        .commit = rs_commit,
+        .close = fk_close,
+};
+
+static const struct zetl_sink_ops rec_sink_rb = {
+        .name = "fake-rollback",
+        .schemes = fake_schemes,
+        .caps = ZETL_SINK_STORES_POSITION,
+        .priv_size = 8,
+        .parse = fs_parse,
+        .setup = fs_nop,
+        .teardown = fs_nop,
+        .open = fk_open,
+        .resume = fk_resume,
+        .schema = rs_schema,
+        .write = rs_write,
+        .truncate = rs_truncate,
+        .commit = rs_commit,
+        .close = fk_close,
+        .rollback = rs_rollback,
+};
+
+static int es_run(void *priv, struct zetl_emitter *em, const struct zetl_resume *r,
+                  struct zetl_err *err)
+{
+        (void)priv;
+        (void)r;
+        return E.script(em, err);
+}
+
+static const struct zetl_source_ops script_source = {
+        .name = "fake-script",
+        .schemes = fake_schemes,
+        .priv_size = sizeof(struct fake_src),
+        .parse = fs_parse,
+        .setup = fs_nop,
+        .teardown = fs_nop,
+        .open = fs_nop,
+        .run = es_run,
+        .close = fs_close,
+};
+
+/* n inserts into s with ids (and positions) first, first+1, ... */
+static int es_rows(struct zetl_emitter *em, const struct zetl_schema *s, int64_t first, int n,
+                   struct zetl_err *err)
+{
+        struct zetl_batch *b;
+        int rc;
+
+        for (int i = 0; i < n; i++) {
+                if ((rc = zetl_emit_row(em, s, ZETL_OP_INSERT, (uint64_t)(first + i), &b, err)))
+                        return rc;
+                zetl_batch_set_i64(b, 0, first + i);
+                if ((rc = zetl_batch_set_var(b, 1, "v", 1, err)))
+                        return rc;
+                if (s->ncols > 2)
+                        zetl_batch_set_i32(b, 2, i);
+                zetl_batch_row_end(b);
+        }
+        return 0;
+}
+
+/* The commit of transaction k is at k*1000+999 with token "txn=k" (fk_resume's form). */
+static int es_commit(struct zetl_emitter *em, int k, struct zetl_err *err)
+{
+        struct zetl_position p = { 0 };
+        char tok[32];
+
+        snprintf(tok, sizeof(tok), "txn=%d", k);
+        zetl_pos_set(&p, (uint64_t)k * 1000 + 999, tok);
+        return zetl_emit_commit(em, &p, err);
+}
+
+/* The tables' shapes, then an initial sync that is done at position 1. */
+static int es_start(struct zetl_emitter *em, struct zetl_schema *t1, struct zetl_schema *t2,
+                    struct zetl_err *err)
+{
+        struct zetl_position p = { 0 };
+        int rc;
+
+        if ((rc = zetl_emit_schema(em, t1, err)) || (t2 && (rc = zetl_emit_schema(em, t2, err))))
+                return rc;
+        zetl_pos_set(&p, 1, "start");
+        return zetl_emit_snapshot_done(em, &p, err);
+}
+
+static bool wait_written(int64_t lo, int64_t hi, int n, long ms)
+{
+        for (long waited = 0; waited < ms; waited++) {
+                if (written_between(lo, hi) >= n)
+                        return true;
+                usleep(1000);
+        }
+        return false;
+}
+
+static bool wait_acked(struct zetl_emitter *em, uint64_t order, long ms)
+{
+        struct zetl_position a;
+
+        for (long waited = 0; waited < ms; waited++) {
+                zetl_emit_acked(em, &a);
+                if (a.order >= order)
+                        return true;
+                usleep(1000);
+        }
+        return false;
+}
+
+static int early_setup(void **state)
+{
+        setup(state);
+        memset(&E, 0, sizeof(E));
+        ctx.src = &script_source;
+        ctx.sink = &rec_sink_rb;
+        /* Far beyond any wait below: a commit seen in time was not due to the clock. */
+        ctx.opts.flush_ms = 60000;
+        return 0;
+}
+
+static int64_t status_inserted(const char *table)
+{
+        struct zetl_status st = { 0 };
+        bool found;
+        int64_t n = -1;
+
+        assert_int_equal(zetl_status_load(idir, &st, &found, NULL), 0);
+        assert_true(found);
+        for (int i = 0; i < st.ntables; i++)
+                if (strcmp(st.tables[i].id.table, table) == 0)
+                        n = st.tables[i].rows_inserted;
+        zetl_status_free(&st);
+        return n;
+}
+
+static uint64_t checkpoint_order(void)
+{
+        struct zetl_checkpoint ck;
+        bool found;
+
+        assert_int_equal(zetl_checkpoint_load(idir, &ck, &found, NULL), 0);
+        assert_true(found);
+        return ck.committed.order;
+}
+
+/* Without rollback: began is false and the emitter goes on as if never asked
+ * (nothing committed early, a shape change and a truncate are fine). */
+static int script_no_rollback(struct zetl_emitter *em, struct zetl_err *err)
+{
+        struct zetl_schema *t1 = make_schema("t1", 2, 1), *t1b = make_schema("t1", 3, 1);
+        int rc;
+
+        E.possible = zetl_emit_early_possible(em);
+        if ((rc = es_start(em, t1, NULL, err)) || (rc = es_rows(em, t1, 1000, 3, err)) ||
+            (rc = es_commit(em, 1, err)))
+                goto out;
+        E.began = true; /* must be cleared */
+        if ((rc = zetl_emit_early_begin(em, &E.began, err)))
+                goto out;
+        if ((rc = zetl_emit_schema(em, t1b, err)) ||
+            (rc = zetl_emit_truncate(em, t1b, 1999, err)) ||
+            (rc = es_rows(em, t1b, 2000, 2, err)) || (rc = es_commit(em, 2, err)))
+                goto out;
+out:
+        zetl_schema_unref(t1);
+        zetl_schema_unref(t1b);
+        return rc;
+}
+
+static void test_early_needs_rollback(void **state)
+{
+        struct zetl_err err = { 0 };
+
+        (void)state;
+        ctx.sink = &rec_sink;
+        E.script = script_no_rollback;
+        assert_int_equal(zetl_pipeline_run(&ctx, &err), 0);
+        assert_false(E.possible);
+        assert_false(E.began);
+        /* Transaction 1 was not committed on its own: it waited for flush-ms
+         * (never reached) and went with transaction 2 at the end. */
+        assert_string_equal(rec_str(false), "S C1 W3 S T W2 C2999");
+        assert_int_equal(E.rollbacks, 0);
+        assert_int_equal(W.ndurable, 5);
+        assert_int_equal(checkpoint_order(), 2999);
+}
+
+/* Two committed transactions are pending (flush-ms is far away) when early
+ * begins: they are committed first, at once, then the early rows follow. */
+static int script_pending_first(struct zetl_emitter *em, struct zetl_err *err)
+{
+        struct zetl_schema *t1 = make_schema("t1", 2, 1);
+        int rc;
+
+        E.possible = zetl_emit_early_possible(em);
+        if ((rc = es_start(em, t1, NULL, err)) || (rc = es_rows(em, t1, 1000, 5, err)) ||
+            (rc = es_commit(em, 1, err)) || (rc = es_rows(em, t1, 2000, 3, err)) ||
+            (rc = es_commit(em, 2, err)) || (rc = zetl_emit_early_begin(em, &E.began, err)))
+                goto out;
+        E.acked_at_once = wait_acked(em, 2999, 5000);
+        if ((rc = es_rows(em, t1, 3000, 4, err)) || (rc = es_commit(em, 3, err)))
+                goto out;
+out:
+        zetl_schema_unref(t1);
+        return rc;
+}
+
+static void test_early_commits_pending_first(void **state)
+{
+        struct zetl_err err = { 0 };
+        const int64_t want[] = { 1000, 1001, 1002, 1003, 1004, 2000,
+                                 2001, 2002, 3000, 3001, 3002, 3003 };
+
+        (void)state;
+        E.script = script_pending_first;
+        assert_int_equal(zetl_pipeline_run(&ctx, &err), 0);
+        assert_true(E.possible);
+        assert_true(E.began);
+        assert_true(E.acked_at_once);
+        assert_string_equal(rec_str(false), "S C1 W8 C2999 W4 C3999");
+        assert_int_equal(W.ndurable, 12);
+        for (int i = 0; i < 12; i++)
+                assert_int_equal(W.durable[i], want[i]);
+        assert_int_equal(checkpoint_order(), 3999);
+        assert_int_equal(status_inserted("t1"), 12);
+}
+
+/* 35 early rows with flush-rows 10: the sink writes them while the source
+ * has not committed yet; the commit then reaches the sink at once. */
+static int script_early_commit(struct zetl_emitter *em, struct zetl_err *err)
+{
+        struct zetl_schema *t1 = make_schema("t1", 2, 1);
+        int rc;
+
+        if ((rc = es_start(em, t1, NULL, err)) || (rc = zetl_emit_early_begin(em, &E.began, err)) ||
+            (rc = es_rows(em, t1, 1000, 35, err)))
+                goto out;
+        E.waited_ok = wait_written(1000, 1999, 30, 5000);
+        if ((rc = es_commit(em, 1, err)))
+                goto out;
+        E.acked_at_once = wait_acked(em, 1999, 5000);
+out:
+        zetl_schema_unref(t1);
+        return rc;
+}
+
+static void test_early_rows_written_before_commit(void **state)
+{
+        struct zetl_err err = { 0 };
+
+        (void)state;
+        ctx.opts.flush_rows = 10;
+        E.script = script_early_commit;
+        assert_int_equal(zetl_pipeline_run(&ctx, &err), 0);
+        assert_true(E.began);
+        assert_true(E.waited_ok);
+        assert_true(E.acked_at_once);
+        assert_string_equal(rec_str(false), "S C1 W10 W10 W10 W5 C1999");
+        assert_int_equal(E.rollbacks, 0);
+        assert_int_equal(W.ndurable, 35);
+        for (int i = 0; i < 35; i++)
+                assert_int_equal(W.durable[i], 1000 + i);
+        assert_int_equal(checkpoint_order(), 1999);
+        assert_int_equal(status_inserted("t1"), 35);
+}
+
+/* Transaction 2 is applied early (10 rows of t2, then 15 of t1: 20 reach the
+ * sink, t1's last 5 are still held) and aborts; transaction 3 is normal. */
+static int script_early_abort(struct zetl_emitter *em, struct zetl_err *err)
+{
+        struct zetl_schema *t1 = make_schema("t1", 2, 1), *t2 = make_schema("t2", 2, 1);
+        int rc;
+
+        if ((rc = es_start(em, t1, t2, err)) || (rc = es_rows(em, t1, 1000, 3, err)) ||
+            (rc = es_commit(em, 1, err)) || (rc = zetl_emit_early_begin(em, &E.began, err)) ||
+            (rc = es_rows(em, t2, 2100, 10, err)) || (rc = es_rows(em, t1, 2000, 15, err)))
+                goto out;
+        E.waited_ok = wait_written(2000, 2199, 20, 5000);
+        if ((rc = zetl_emit_early_abort(em, err)) || (rc = es_rows(em, t1, 3000, 3, err)) ||
+            (rc = es_rows(em, t2, 3100, 3, err)) || (rc = es_commit(em, 3, err)))
+                goto out;
+out:
+        zetl_schema_unref(t1);
+        zetl_schema_unref(t2);
+        return rc;
+}
+
+static void test_early_abort_rolls_back(void **state)
+{
+        struct zetl_err err = { 0 };
+        const int64_t want[] = { 1000, 1001, 1002, 3000, 3001, 3002, 3100, 3101, 3102 };
+
+        (void)state;
+        ctx.opts.flush_rows = 10;
+        E.script = script_early_abort;
+        assert_int_equal(zetl_pipeline_run(&ctx, &err), 0);
+        assert_true(E.began);
+        assert_true(E.waited_ok);
+        assert_string_equal(rec_str(false), "S S C1 W3 C1999 W10 W10 R W3 W3 C3999");
+        assert_int_equal(E.rollbacks, 1);
+        /* The rows the emitter still held were dropped, not written. */
+        for (int64_t id = 2010; id < 2015; id++)
+                assert_false(was_written(id));
+        /* No commit took any row of the aborted transaction. */
+        assert_int_equal(W.ndurable, 9);
+        for (int i = 0; i < 9; i++)
+                assert_true(is_durable(want[i]));
+        assert_int_equal(checkpoint_order(), 3999);
+        /* The status counts what was committed, not what was rolled back. */
+        assert_int_equal(status_inserted("t1"), 6);
+        assert_int_equal(status_inserted("t2"), 3);
+}
+
+/* Keepalives (flush-ms 1, so any commit that is due by time is) while early:
+ * right after the begin, with rows handed on, before an abort and before a
+ * commit. Only the transaction's own commit reaches the sink. */
+static int keepalives(struct zetl_emitter *em, struct zetl_err *err)
+{
+        struct zetl_position p = { 0 };
+        int rc = 0;
+
+        for (int i = 0; i < 5 && rc == 0; i++) {
+                usleep(3000);
+                zetl_pos_set(&p, 900000, NULL);
+                rc = zetl_emit_keepalive(em, &p, err);
+        }
+        return rc;
+}
+
+static int script_keepalive(struct zetl_emitter *em, struct zetl_err *err)
+{
+        struct zetl_schema *t1 = make_schema("t1", 2, 1);
+        bool began2 = false;
+        int rc;
+
+        if ((rc = es_start(em, t1, NULL, err)) || (rc = zetl_emit_early_begin(em, &E.began, err)) ||
+            (rc = keepalives(em, err)) || (rc = es_rows(em, t1, 1000, 12, err)) ||
+            (rc = keepalives(em, err)) || (rc = zetl_emit_early_abort(em, err)) ||
+            (rc = zetl_emit_early_begin(em, &began2, err)) || (rc = keepalives(em, err)) ||
+            (rc = es_rows(em, t1, 2000, 3, err)) || (rc = keepalives(em, err)) ||
+            (rc = es_commit(em, 2, err)))
+                goto out;
+        E.began = E.began && began2;
+out:
+        zetl_schema_unref(t1);
+        return rc;
+}
+
+static void test_early_keepalive_never_commits(void **state)
+{
+        struct zetl_err err = { 0 };
+
+        (void)state;
+        ctx.opts.flush_rows = 5;
+        ctx.opts.flush_ms = 1;
+        E.script = script_keepalive;
+        assert_int_equal(zetl_pipeline_run(&ctx, &err), 0);
+        assert_true(E.began);
+        assert_string_equal(rec_str(false), "S C1 W5 W5 R W3 C2999");
+        assert_int_equal(W.ndurable, 3);
+        for (int i = 0; i < 3; i++)
+                assert_int_equal(W.durable[i], 2000 + i);
+        assert_int_equal(checkpoint_order(), 2999);
+}
+
+/* While early: the same shape announced again is fine, a new shape is a
+ * source bug; the source returns that error. */
+static int script_shape_change(struct zetl_emitter *em, struct zetl_err *err)
+{
+        struct zetl_schema *t1 = make_schema("t1", 2, 1), *t1same = make_schema("t1", 2, 1),
+                           *t1new = make_schema("t1", 3, 1);
+        int rc;
+
+        if ((rc = es_start(em, t1, NULL, err)) || (rc = es_rows(em, t1, 1000, 2, err)) ||
+            (rc = es_commit(em, 1, err)) || (rc = zetl_emit_early_begin(em, &E.began, err)) ||
+            (rc = es_rows(em, t1, 2000, 12, err)))
+                goto out;
+        E.rc_a = zetl_emit_schema(em, t1same, err);
+        if (E.rc_a || (rc = es_rows(em, t1same, 2012, 1, err)))
+                goto out;
+        rc = E.rc_b = zetl_emit_schema(em, t1new, err);
+        snprintf(E.msg_a, sizeof(E.msg_a), "%s", err->msg);
+out:
+        zetl_schema_unref(t1);
+        zetl_schema_unref(t1same);
+        zetl_schema_unref(t1new);
+        return rc;
+}
+
+static void test_early_shape_change_is_refused(void **state)
+{
+        struct zetl_err err = { 0 };
+
+        (void)state;
+        ctx.opts.flush_rows = 10;
+        E.script = script_shape_change;
+        assert_int_not_equal(zetl_pipeline_run(&ctx, &err), 0);
+        assert_true(E.began);
+        assert_int_equal(E.rc_a, 0);
+        assert_true(E.rc_b < 0);
+        assert_non_null(strstr(E.msg_a, "source bug"));
+        assert_non_null(strstr(err.msg, "source bug"));
+        assert_int_not_equal(err.cls, ZETL_ERRC_TRANSIENT); /* retrying would repeat it */
+        /* The new shape never reached the sink; the early rows were rolled back. */
+        assert_string_equal(rec_str(true), "S C1 C1999 R");
+        assert_true(was_written(2000));
+        assert_int_equal(W.ndurable, 2);
+        assert_int_equal(W.durable[0], 1000);
+        assert_int_equal(W.durable[1], 1001);
+        assert_int_equal(checkpoint_order(), 1999);
+        assert_int_equal(status_inserted("t1"), 2);
+}
+
+/* While early a truncate is refused; then the source ends (returns 0) in the
+ * middle of the early transaction: rolled back, not committed. */
+static int script_truncate_then_end(struct zetl_emitter *em, struct zetl_err *err)
+{
+        struct zetl_schema *t1 = make_schema("t1", 2, 1);
+        int rc;
+
+        if ((rc = es_start(em, t1, NULL, err)) || (rc = es_rows(em, t1, 1000, 2, err)) ||
+            (rc = es_commit(em, 1, err)) || (rc = zetl_emit_early_begin(em, &E.began, err)) ||
+            (rc = es_rows(em, t1, 2000, 12, err)))
+                goto out;
+        E.rc_a = zetl_emit_truncate(em, t1, 2012, err);
+        snprintf(E.msg_a, sizeof(E.msg_a), "%s", err->msg);
+        zetl_err_clear(err);
+out:
+        zetl_schema_unref(t1);
+        return rc;
+}
+
+static void test_early_truncate_refused_and_end_rolls_back(void **state)
+{
+        struct zetl_err err = { 0 };
+
+        (void)state;
+        ctx.opts.flush_rows = 10;
+        E.script = script_truncate_then_end;
+        assert_int_equal(zetl_pipeline_run(&ctx, &err), 0);
+        assert_true(E.began);
+        assert_true(E.rc_a < 0);
+        assert_non_null(strstr(E.msg_a, "source bug"));
+        assert_string_equal(rec_str(true), "S C1 C1999 R");
+        assert_int_equal(written_between(2000, 2999), 10);
+        assert_int_equal(W.ndurable, 2);
+        assert_int_equal(W.durable[0], 1000);
+        assert_int_equal(W.durable[1], 1001);
+        assert_int_equal(checkpoint_order(), 1999);
+        assert_int_equal(status_inserted("t1"), 2);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -648,6 +1250,18 @@ int main(void)
                                                 teardown),
                 cmocka_unit_test_setup_teardown(test_restart_resumes_from_target_position, setup,
                                                 teardown),
+                cmocka_unit_test_setup_teardown(test_early_needs_rollback, early_setup, teardown),
+                cmocka_unit_test_setup_teardown(test_early_commits_pending_first, early_setup,
+                                                teardown),
+                cmocka_unit_test_setup_teardown(test_early_rows_written_before_commit, early_setup,
+                                                teardown),
+                cmocka_unit_test_setup_teardown(test_early_abort_rolls_back, early_setup, teardown),
+                cmocka_unit_test_setup_teardown(test_early_keepalive_never_commits, early_setup,
+                                                teardown),
+                cmocka_unit_test_setup_teardown(test_early_shape_change_is_refused, early_setup,
+                                                teardown),
+                cmocka_unit_test_setup_teardown(test_early_truncate_refused_and_end_rolls_back,
+                                                early_setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
