@@ -46,6 +46,9 @@ struct wh_table {
         const struct zetl_schema *schema; /* the shape the target has (a reference) */
         int no;                           /* numbers its staging tables */
         bool warned_nokey;
+        /* Emptied for an initial sync in this session, and its columns have
+         * the staging types: its snapshot rows are copied straight in. */
+        bool direct;
 };
 
 struct pg_sink {
@@ -636,6 +639,7 @@ out:
         if (t->schema)
                 zetl_schema_unref(t->schema);
         t->schema = zetl_schema_ref(nw);
+        t->direct = false; /* checked against the shape of its truncate */
         return 0;
 }
 
@@ -647,15 +651,14 @@ static double mono_ms(void)
         return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
-/* Stage the plan's rows by binary COPY. */
-static int stage_copy(struct pg_sink *s, const char *stg, const struct wh_plan *p,
-                      const struct wh_stage_shape *sh, struct zetl_err *err)
+/* Send the plan's rows by binary COPY with the statement in s->sql: into
+ * staging (sh), or straight into the target table (direct). */
+static int copy_in(struct pg_sink *s, const struct wh_plan *p, const struct wh_stage_shape *sh,
+                   bool direct, struct zetl_err *err)
 {
         PGresult *res;
         int rc = 0;
 
-        wh_buf_reset(&s->sql);
-        wh_sql_copy(&s->sql, stg, p->b->schema, sh);
         if ((rc = sql_ready(&s->sql, err)))
                 return rc;
         res = PQexec(s->conn, wh_buf_str(&s->sql));
@@ -668,7 +671,8 @@ static int stage_copy(struct pg_sink *s, const char *stg, const struct wh_plan *
         wh_buf_reset(&s->data);
         wh_copy_header(&s->data);
         for (uint32_t i = 0; i < p->n && rc == 0; i++) {
-                rc = wh_copy_row(&s->data, p, i, sh, err);
+                rc = direct ? wh_copy_row_direct(&s->data, p, i, err)
+                            : wh_copy_row(&s->data, p, i, sh, err);
                 if (i + 1 == p->n)
                         wh_copy_trailer(&s->data);
                 if (rc == 0 && s->data.failed)
@@ -685,10 +689,65 @@ static int stage_copy(struct pg_sink *s, const char *stg, const struct wh_plan *
                 rc = sql_fail(s, NULL, "ending COPY", err);
         while ((res = PQgetResult(s->conn)) != NULL) {
                 if (rc == 0 && PQresultStatus(res) != PGRES_COMMAND_OK)
-                        rc = sql_fail(s, res, "COPY into staging", err);
+                        rc = sql_fail(s, res, direct ? "COPY into the table" : "COPY into staging",
+                                      err);
                 PQclear(res);
         }
         return rc;
+}
+
+static int stage_copy(struct pg_sink *s, const char *stg, const struct wh_plan *p,
+                      const struct wh_stage_shape *sh, struct zetl_err *err)
+{
+        wh_buf_reset(&s->sql);
+        wh_sql_copy(&s->sql, stg, p->b->schema, sh);
+        return copy_in(s, p, sh, false, err);
+}
+
+/* Rows of an initial sync into a table emptied for it: no key can be there
+ * yet, so a COPY straight into the table does what staging and MERGE would,
+ * at the cost of the COPY alone (the way PostgreSQL's own table sync loads). */
+static bool direct_batch(const struct wh_table *t, const struct zetl_batch *b)
+{
+        if (!t->direct || (b->old && b->old->nrows > 0))
+                return false;
+        for (uint32_t r = 0; r < b->nrows; r++)
+                if (b->ops[r] != ZETL_OP_SNAPSHOT)
+                        return false;
+        return true;
+}
+
+static int apply_direct(struct pg_sink *s, const struct wh_plan *p, struct zetl_err *err)
+{
+        double t0 = mono_ms();
+        int rc;
+
+        wh_buf_reset(&s->sql);
+        wh_sql_copy_target(&s->sql, p->b->schema);
+        rc = copy_in(s, p, NULL, true, err);
+        zlog_debug("%s: %u rows copied into the table in %.1f ms", p->b->schema->id.table, p->n,
+                   mono_ms() - t0);
+        return rc;
+}
+
+/* After a truncate for an initial sync: may its rows be copied straight in? */
+static int check_direct(struct pg_sink *s, struct wh_table *t, const struct zetl_schema *sch,
+                        struct zetl_err *err)
+{
+        PGresult *res;
+
+        t->direct = false;
+        if (s->o.dialect != WH_POSTGRES || s->o.soft_delete || sch->nkeys == 0)
+                return 0;
+        wh_buf_reset(&s->sql);
+        wh_sql_copy_target_check(&s->sql, sch);
+        if (s->sql.failed)
+                return 0;
+        if (!(res = query(s, wh_buf_str(&s->sql), 0, NULL, "checking the table's types", err)))
+                return err->code;
+        t->direct = PQntuples(res) == 1 && PQgetvalue(res, 0, 0)[0] == 't';
+        PQclear(res);
+        return 0;
 }
 
 /* Stage the plan's rows as multi-row INSERTs (Redshift). */
@@ -770,6 +829,21 @@ static int pg_sink_write(void *priv, const struct zetl_batch *b, struct zetl_err
                 goto out;
         if ((rc = begin(s, err)) || (rc = exec(s, "SAVEPOINT zetl_t", "SAVEPOINT", err)))
                 goto out;
+        if (direct_batch(t, b)) {
+                if ((rc = apply_direct(s, &p, err)) == 0) {
+                        rc = exec(s, "RELEASE SAVEPOINT zetl_t", "RELEASE SAVEPOINT", err);
+                        goto out;
+                }
+                /* A key already there (a source that broke the initial sync's
+                 * promise) or a value the table refuses: MERGE decides. */
+                if (rc != ZETL_ETABLE ||
+                    (rc = exec(s, "ROLLBACK TO SAVEPOINT zetl_t", "ROLLBACK TO SAVEPOINT", err)))
+                        goto out;
+                zlog_debug("%s: copying straight into the table failed (%s): staging instead",
+                           b->schema->id.table, err->msg);
+                zetl_err_clear(err);
+        }
+        t->direct = false;
         if ((rc = apply_plan(s, t, &p, err)) == 0)
                 rc = exec(s, "RELEASE SAVEPOINT zetl_t", "RELEASE SAVEPOINT", err);
         if (rc)
@@ -783,9 +857,10 @@ static int pg_sink_truncate(void *priv, const struct zetl_schema *sch, uint64_t 
                             struct zetl_err *err)
 {
         struct pg_sink *s = priv;
+        struct wh_table *t = table_get(s, &sch->id, false);
         int rc;
 
-        if (!table_get(s, &sch->id, false))
+        if (!t)
                 return 0;
         if ((rc = begin(s, err)) || (rc = exec(s, "SAVEPOINT zetl_t", "SAVEPOINT", err)))
                 return rc;
@@ -799,6 +874,10 @@ static int pg_sink_truncate(void *priv, const struct zetl_schema *sch, uint64_t 
         wh_buf_puts(&s->sql, ";\nRELEASE SAVEPOINT zetl_t");
         if ((rc = run_sql(s, "truncating", err)))
                 return undo_table(s, rc, &sch->id, err);
+        /* pos 0: emptied for an initial sync, whose rows may go straight in. */
+        if (pos == 0)
+                return check_direct(s, t, sch, err);
+        t->direct = false;
         return 0;
 }
 

@@ -560,6 +560,12 @@ int wh_copy_row(struct wh_buf *o, const struct wh_plan *p, uint32_t i,
         return emit_row(o, WH_POSTGRES, p, i, sh, copy_cell, copy_flag, err);
 }
 
+int wh_copy_row_direct(struct wh_buf *o, const struct wh_plan *p, uint32_t i, struct zetl_err *err)
+{
+        put16(o, (uint16_t)p->b->schema->ncols);
+        return emit_row(o, WH_POSTGRES, p, i, NULL, copy_cell, copy_flag, err);
+}
+
 static int lit_cell(struct wh_buf *o, enum wh_dialect d, const struct zetl_batch *b, int col,
                     uint32_t r, struct zetl_err *err)
 {

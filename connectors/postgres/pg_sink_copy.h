@@ -64,6 +64,9 @@ int wh_copy_numeric(struct wh_buf *o, const char *s, size_t len, struct zetl_err
 /* Staging row i of the plan, with the columns wh_sql_staging_cols lists for sh. */
 int wh_copy_row(struct wh_buf *o, const struct wh_plan *p, uint32_t i,
                 const struct wh_stage_shape *sh, struct zetl_err *err);
+/* Row i with the table's columns only (no _zetl_op, no flags): for a COPY
+ * straight into the target table (wh_sql_copy_target). */
+int wh_copy_row_direct(struct wh_buf *o, const struct wh_plan *p, uint32_t i, struct zetl_err *err);
 /* The same row as "(lit, lit, ...)" for a Redshift INSERT. */
 int wh_values_row(struct wh_buf *o, enum wh_dialect d, const struct wh_plan *p, uint32_t i,
                   const struct wh_stage_shape *sh, struct zetl_err *err);

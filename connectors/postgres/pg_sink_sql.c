@@ -494,6 +494,58 @@ void wh_sql_copy(struct wh_buf *b, const char *stg, const struct zetl_schema *s,
         wh_buf_puts(b, ") FROM STDIN (FORMAT binary)");
 }
 
+void wh_sql_copy_target(struct wh_buf *b, const struct zetl_schema *s)
+{
+        wh_buf_puts(b, "COPY ");
+        wh_target_name(b, &s->id);
+        wh_buf_puts(b, " (");
+        for (int i = 0; i < s->ncols; i++) {
+                if (i)
+                        wh_buf_puts(b, ", ");
+                wh_quote_ident(b, s->cols[i].name);
+        }
+        wh_buf_puts(b, ") FROM STDIN (FORMAT binary)");
+}
+
+void wh_sql_copy_target_check(struct wh_buf *b, const struct zetl_schema *s)
+{
+        struct wh_buf rel, ty;
+
+        /* The relation as a regclass literal: its quoted name, quoted again. */
+        wh_buf_init(&rel, 0);
+        wh_target_name(&rel, &s->id);
+        wh_buf_puts(b, "WITH r AS (SELECT to_regclass(");
+        if (rel.failed || !rel.p)
+                b->failed = true;
+        else
+                wh_quote_literal(b, WH_POSTGRES, rel.p, rel.len);
+        wh_buf_free(&rel);
+        wh_buf_puts(b, ") AS oid), x(n, t) AS (VALUES ");
+        for (int i = 0; i < s->ncols; i++) {
+                wh_buf_init(&ty, 0);
+                wh_staging_type(&ty, WH_POSTGRES, &s->cols[i]);
+                if (i)
+                        wh_buf_puts(b, ", ");
+                wh_buf_puts(b, "(");
+                wh_quote_literal(b, WH_POSTGRES, s->cols[i].name, strlen(s->cols[i].name));
+                wh_buf_puts(b, ", ");
+                if (ty.failed || !ty.p)
+                        b->failed = true;
+                else
+                        wh_quote_literal(b, WH_POSTGRES, ty.p, ty.len);
+                wh_buf_puts(b, "::regtype)");
+                wh_buf_free(&ty);
+        }
+        wh_buf_printf(b,
+                      ") SELECT (SELECT count(*) FROM x JOIN pg_attribute a ON a.attrelid = "
+                      "(SELECT oid FROM r) AND a.attname = x.n AND a.attnum > 0 AND NOT "
+                      "a.attisdropped AND a.atttypid = x.t) = %d AND NOT EXISTS (SELECT 1 "
+                      "FROM pg_attribute a WHERE a.attrelid = (SELECT oid FROM r) AND "
+                      "a.attnum > 0 AND NOT a.attisdropped AND a.attnotnull AND NOT "
+                      "a.atthasdef AND a.attname NOT IN (SELECT n FROM x))",
+                      s->ncols);
+}
+
 void wh_sql_insert_head(struct wh_buf *b, const char *stg, const struct zetl_schema *s,
                         const struct wh_stage_shape *sh)
 {

@@ -119,6 +119,13 @@ struct wh_stage_shape {
 };
 
 void wh_staging_name(char *buf, size_t len, int table_no, uint32_t version);
+/* COPY "<schema>"."<table>" ("<col>", ...) FROM STDIN (FORMAT binary): the
+ * rows of an initial sync straight into the table it emptied. */
+void wh_sql_copy_target(struct wh_buf *b, const struct zetl_schema *s);
+/* A query whose one value is true when the target table can take such a
+ * COPY: each column has the staging column's type, and no other column
+ * needs a value (NOT NULL without a default). */
+void wh_sql_copy_target_check(struct wh_buf *b, const struct zetl_schema *s);
 /* CREATE TEMP TABLE IF NOT EXISTS with every staging column. */
 void wh_sql_staging_create(struct wh_buf *b, enum wh_dialect d, const char *stg,
                            const struct zetl_schema *s);

@@ -231,6 +231,27 @@ static void test_create_table_attack(void **state)
                   "TIMESTAMPTZ, PRIMARY KEY (\"id\"))");
 }
 
+/* An initial sync's rows straight into the table: every identifier quoted,
+ * and the check quotes the quoted name once more as a literal. */
+static void test_copy_target_attack(void **state)
+{
+        struct fx *f = *state;
+
+        f->s = mk("src", "public", "a\"b; drop table x", attack_cols, 3);
+        wh_sql_copy_target(&f->o, f->s);
+        EXPECT(f, "COPY \"src_public\".\"a\"\"b; drop table x\" (\"id\", \"we\"\"ird col\", "
+                  "\"ünï côde\") FROM STDIN (FORMAT binary)");
+        wh_sql_copy_target_check(&f->o, f->s);
+        EXPECT(f, "WITH r AS (SELECT to_regclass(E'\"src_public\".\"a\"\"b; drop table x\"') AS "
+                  "oid), x(n, t) AS (VALUES (E'id', E'bigint'::regtype), (E'we\"ird col', "
+                  "E'text'::regtype), (E'ünï côde', E'jsonb'::regtype)) SELECT (SELECT count(*) "
+                  "FROM x JOIN pg_attribute a ON a.attrelid = (SELECT oid FROM r) AND a.attname "
+                  "= x.n AND a.attnum > 0 AND NOT a.attisdropped AND a.atttypid = x.t) = 3 AND "
+                  "NOT EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = (SELECT oid FROM "
+                  "r) AND a.attnum > 0 AND NOT a.attisdropped AND a.attnotnull AND NOT "
+                  "a.atthasdef AND a.attname NOT IN (SELECT n FROM x))");
+}
+
 static void test_create_table_keys(void **state)
 {
         struct fx *f = *state;
@@ -856,6 +877,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_types_redshift, fx_setup, fx_teardown),
                 cmocka_unit_test_setup_teardown(test_create_table_attack, fx_setup, fx_teardown),
                 cmocka_unit_test_setup_teardown(test_create_table_keys, fx_setup, fx_teardown),
+                cmocka_unit_test_setup_teardown(test_copy_target_attack, fx_setup, fx_teardown),
                 cmocka_unit_test_setup_teardown(test_alter, fx_setup, fx_teardown),
                 cmocka_unit_test_setup_teardown(test_replace_pk, fx_setup, fx_teardown),
                 cmocka_unit_test_setup_teardown(test_staging, fx_setup, fx_teardown),
