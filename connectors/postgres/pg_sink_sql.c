@@ -494,16 +494,22 @@ void wh_sql_copy(struct wh_buf *b, const char *stg, const struct zetl_schema *s,
         wh_buf_puts(b, ") FROM STDIN (FORMAT binary)");
 }
 
-void wh_sql_copy_target(struct wh_buf *b, const struct zetl_schema *s)
+/* The table's columns, quoted, comma-separated. */
+static void column_list(struct wh_buf *b, const struct zetl_schema *s)
 {
-        wh_buf_puts(b, "COPY ");
-        wh_target_name(b, &s->id);
-        wh_buf_puts(b, " (");
         for (int i = 0; i < s->ncols; i++) {
                 if (i)
                         wh_buf_puts(b, ", ");
                 wh_quote_ident(b, s->cols[i].name);
         }
+}
+
+void wh_sql_copy_target(struct wh_buf *b, const struct zetl_schema *s)
+{
+        wh_buf_puts(b, "COPY ");
+        wh_target_name(b, &s->id);
+        wh_buf_puts(b, " (");
+        column_list(b, s);
         wh_buf_puts(b, ") FROM STDIN (FORMAT binary)");
 }
 
@@ -596,11 +602,7 @@ static void key_match(struct wh_buf *b, const struct zetl_schema *s, const char 
 /* The non-key column list of the target, and s.c<i> (or the kept value). */
 static void insert_cols(struct wh_buf *b, const struct wh_opts *o, const struct zetl_schema *s)
 {
-        for (int i = 0; i < s->ncols; i++) {
-                if (i)
-                        wh_buf_puts(b, ", ");
-                wh_quote_ident(b, s->cols[i].name);
-        }
+        column_list(b, s);
         if (o->soft_delete)
                 wh_buf_puts(b, ", \"_zetl_deleted\", \"_zetl_synced_at\"");
 }
