@@ -3,14 +3,18 @@
 #
 # For each source/sink pair, one at a time: a mixed workload (inserts,
 # updates, key changes, deletes, large TOASTed values, ADD COLUMN every few
-# thousand changes) runs on the source while zetl is started and killed with
-# SIGKILL again and again at random moments (during the initial sync, right
-# after a sink commit, anywhere), the source server is restarted, and the
-# sink is made to fail (the warehouse server stopped, the OpenSearch
-# stand-in answering 503/429, the Iceberg file system filled, jsonl writes
-# and fsyncs failing). Then the writer stops, `zetl run --once` catches up
-# and every table of the target is compared with the source: each row
-# normalized to one line of text (tests/chaos/README.md says how), the
+# thousand changes; on PostgreSQL also big transactions, some rolled back,
+# some with a savepoint rolled back or an ADD COLUMN inside, which the
+# walsender streams while they run: zetl gets logical_decoding_work_mem=64kB
+# and pgoutput protocol 2, so the warehouse applies them as they arrive and
+# the other sinks spill them) runs on the source while zetl is started and
+# killed with SIGKILL again and again at random moments (during the initial
+# sync, right after a sink commit, anywhere), the source server is
+# restarted, and the sink is made to fail (the warehouse server stopped, the
+# OpenSearch stand-in answering 503/429, the Iceberg file system filled,
+# jsonl writes and fsyncs failing). Then the writer stops, `zetl run --once`
+# catches up and every table of the target is compared with the source: each
+# row normalized to one line of text (tests/chaos/README.md says how), the
 # sorted lines counted and hashed with sha256 on both sides.
 #
 #   tests/chaos/chaos.sh
@@ -282,11 +286,77 @@ SQL
         fi
 }
 
+# bulk_insert FIRST COUNT LABEL: COUNT rows into t1 from id FIRST, every
+# third with a TOASTed big (PostgreSQL).
+bulk_insert() {
+        echo "INSERT INTO t1 (id, n, label, amount, at, big)
+  SELECT g, g % 1000, '$3 ' || g, round((random() * 2000000 - 1000000)::numeric, 2), clock_timestamp(),
+         CASE WHEN g % 3 = 0 THEN (SELECT string_agg(md5(random()::text || s || g), '') FROM generate_series(1, 100) s) END
+    FROM generate_series($1, $(($1 + $2 - 1))) g;"
+}
+
+# big_txn FILE KIND: one PostgreSQL transaction of a few hundred kB (~2000
+# updated rows of t1 with a new label, 300 inserts, a third of them with a
+# TOASTed big, deletes, a key change, t2 rows). zetl's walsender runs with
+# logical_decoding_work_mem at its 64kB minimum, so it streams the
+# transaction while it runs: into the warehouse's open transaction, spilled
+# for the other sinks. KIND says how it ends: commit; rollback (what was
+# applied or spilled must go, and its keys are inserted again later);
+# savepoint (a released subtransaction, then one with a few hundred kB rolled
+# back to its savepoint, its keys inserted again after it: early apply falls
+# back to applying at commit); ddl (ADD COLUMN in the middle, numbered by
+# the writer's DDL counter, so the table changes shape mid-stream). Uses and
+# advances the writer's counters (its locals: bash scope is dynamic).
+big_txn() {
+        local f=$1 kind=$2 span a r first=$next1
+        # ~2000 rows: a range of ids (few gaps below next1).
+        span=$((next1 > 2001 ? next1 - 2000 : 1))
+        a=$((1 + (RANDOM << 15 | RANDOM) % span))
+        r=$((1 + (RANDOM << 15 | RANDOM) % (next1 - 1)))
+        changes=$((changes + 1))
+        {
+                echo "BEGIN;"
+                echo "UPDATE t1 SET n = n + 1, label = 'bulk $changes' WHERE id BETWEEN $a AND $((a + 1999));"
+                # A pause with that much streamed (the WAL writer flushes within
+                # 200 ms): the warehouse holds it in an open transaction while
+                # zetl may be killed, and other transactions commit meanwhile.
+                echo "SELECT pg_sleep(0.$((2 + RANDOM % 3)));"
+                if [ "$kind" = savepoint ]; then
+                        echo "SAVEPOINT kept;"
+                        echo "UPDATE t2 SET k = k + 1, v = 'kept $changes' WHERE id % 10 = $((RANDOM % 10));"
+                        echo "RELEASE SAVEPOINT kept;"
+                        echo "SAVEPOINT doomed;"
+                        bulk_insert "$first" 300 doomed
+                        a=$((1 + (RANDOM << 15 | RANDOM) % span))
+                        echo "UPDATE t1 SET label = 'doomed $changes', amount = amount + 1 WHERE id BETWEEN $a AND $((a + 1999));"
+                        echo "DELETE FROM t1 WHERE id BETWEEN $r AND $((r + 40));"
+                        echo "ROLLBACK TO SAVEPOINT doomed;"
+                elif [ "$kind" = ddl ]; then
+                        ddl=$((ddl + 1))
+                        since_ddl=0
+                        echo "ALTER TABLE t1 ADD COLUMN IF NOT EXISTS c$ddl int;"
+                        echo "UPDATE t1 SET c$ddl = n + $ddl WHERE id % 7 = $((ddl % 7));"
+                fi
+                bulk_insert "$first" 300 bulk
+                echo "DELETE FROM t1 WHERE id BETWEEN $((r + 50)) AND $((r + 90));"
+                r=$((1 + (RANDOM << 15 | RANDOM) % (next1 - 1)))
+                echo "UPDATE t1 SET id = id + 1000000 WHERE id = $r AND id < 1000000;"
+                echo "UPDATE t2 SET k = k + 1, v = 'bulk $changes' WHERE id % 10 = $((RANDOM % 10));"
+                if [ "$kind" = rollback ]; then echo "ROLLBACK;"; else echo "COMMIT;"; fi
+        } >"$f"
+        [ "$kind" = rollback ] || next1=$((next1 + 300))
+}
+
 # writer SRC DB WSEED: small transactions until $work/stop.writer exists; a
-# batch that fails (the server restarting) is skipped. Ends with its counts.
+# batch that fails (the server restarting) is skipped. PostgreSQL: one batch
+# in five is a big transaction instead (big_txn), one in three of them run
+# beside the small batches that follow, so that other transactions commit
+# while it streams. Ends with its counts.
 writer() {
         local src=$1 db=$2 next1=$((ROWS + 1)) next2=$((ROWS / 10 + 2)) changes=0 ddl=0 since_ddl=0
         local batches=0 failed=0 i j s r v big now1 sqlf="$work/writer.sql"
+        local bigf="$work/writer.big.sql" bigpid="" kind bigs=0 bigfailed=0 beside=0
+        local -A kinds=([commit]=0 [rollback]=0 [savepoint]=0 [ddl]=0)
         RANDOM=$3
         if [ "$src" = pg ]; then
                 big="(SELECT string_agg(md5(random()::text), '') FROM generate_series(1, 100))"
@@ -296,6 +366,43 @@ writer() {
                 now1="NOW(6)"
         fi
         while [ ! -e "$work/stop.writer" ]; do
+                if [ "$src" = pg ] && ((RANDOM % 5 == 0)); then
+                        if [ -n "$bigpid" ]; then
+                                wait "$bigpid" || bigfailed=$((bigfailed + 1))
+                                bigpid=
+                        fi
+                        # Every other ADD COLUMN, when nearly due, goes into a big
+                        # transaction: as many of them as before.
+                        if ((since_ddl >= DDL_EVERY * 3 / 4 && ddl % 2 == 0)); then
+                                kind=ddl
+                        else
+                                case $((RANDOM % 3)) in
+                                0) kind=commit ;;
+                                1) kind=rollback ;;
+                                2) kind=savepoint ;;
+                                esac
+                        fi
+                        big_txn "$bigf" "$kind"
+                        bigs=$((bigs + 1))
+                        kinds[$kind]=$((kinds[$kind] + 1))
+                        if ((RANDOM % 3 == 0)); then
+                                psql "$pg_base/$db" -X -q -v ON_ERROR_STOP=1 -o /dev/null -f "$bigf" >/dev/null 2>>"$work/$db.writer.err" &
+                                bigpid=$!
+                                beside=$((beside + 1))
+                                # Its keys are not for the small batches either.
+                                [ "$kind" = rollback ] && next1=$((next1 + 300))
+                                # The small batch commits once it streams (its
+                                # first UPDATE done), not before.
+                                sleep 0.1
+                        else
+                                psql "$pg_base/$db" -X -q -v ON_ERROR_STOP=1 -o /dev/null -f "$bigf" >/dev/null 2>>"$work/$db.writer.err" || {
+                                        bigfailed=$((bigfailed + 1))
+                                        sleep 0.3
+                                }
+                                sleep 0.02
+                                continue
+                        fi
+                fi
                 : >"$sqlf"
                 for ((i = 0; i < 10; i++)); do
                         if ((since_ddl >= DDL_EVERY)); then
@@ -354,7 +461,16 @@ writer() {
                 }
                 sleep 0.02
         done
-        echo "$changes changes in $batches batches of 10 transactions ($failed failed while the server restarted), $ddl ADD COLUMNs" >"$work/$db.writer.done"
+        if [ -n "$bigpid" ]; then
+                wait "$bigpid" || bigfailed=$((bigfailed + 1))
+        fi
+        {
+                printf '%s' "$changes changes in $batches batches of 10 transactions ($failed failed while the server restarted), $ddl ADD COLUMNs"
+                ((bigs)) && printf '%s' "; $bigs big transactions ($((kinds[commit])) committed, $((kinds[rollback])) rolled back," \
+                        " $((kinds[savepoint])) with a savepoint rolled back, $((kinds[ddl])) with an ADD COLUMN; $beside beside small ones;" \
+                        " $bigfailed failed: server restart or deadlock)"
+                echo
+        } >"$work/$db.writer.done"
 }
 
 restart_source() { # SRC
@@ -507,9 +623,19 @@ run_pair() {
                 filter="include: $db.*"
         fi
         [ "$sink" = iceberg ] && opts+=(--option iceberg-snapshot-retention-ms=60000)
+        # PostgreSQL: the walsender streams every transaction past 64kB (the
+        # least it allows) while it runs, so the writer's big ones (and the
+        # ADD COLUMN fills) come as protocol 2 blocks: applied to the
+        # warehouse while they run (protocol 2 is its default), spilled and
+        # applied at their commit for the other sinks.
+        local zenv=()
+        if [ "$src" = pg ]; then
+                zenv=("PGOPTIONS=${PGOPTIONS:+$PGOPTIONS }-c logical_decoding_work_mem=64kB")
+                [ "$sink" = warehouse ] || opts+=(--option pgoutput-protocol=2)
+        fi
         [ "$sink" = opensearch ] && opts+=(--option bulk-actions=500)
         rm -rf "${ZETL_STATE_DIR:?}/$name"
-        "$bin" create-integration --integration-name "$name" --source "$suri" --target "$(target_uri "$src" "$sink" "$db")" \
+        env "${zenv[@]}" "$bin" create-integration --integration-name "$name" --source "$suri" --target "$(target_uri "$src" "$sink" "$db")" \
                 --data-filter "$filter" "${opts[@]}" >"$work/$db.create.out" 2>"$work/$db.create.err" ||
                 { echo "not ok - $label: create-integration failed: $(tail -2 "$work/$db.create.err")"; return 1; }
         cur_name=$name
@@ -544,7 +670,7 @@ run_pair() {
                 p0=$(progress "$sink" "$db")
                 echo "==== run $k ${env_fault[*]}" >>"$log"
                 off=$(($(stat -c %s "$log") + 1))
-                env "${env_fault[@]}" "$bin" run "$name" >>"$log" 2>&1 &
+                env "${env_fault[@]}" "${zenv[@]}" "$bin" run "$name" >>"$log" 2>&1 &
                 runner=$!
                 pid=$runner
                 if ((fault_on)); then
@@ -624,7 +750,7 @@ run_pair() {
         for a in 1 2 3 4 5 6; do
                 [ "$src" = pg ] && psql "$pg_base/$db" -X -Atq -c "SELECT pg_logical_emit_message(false, 'chaos-pad', repeat('x', 20000))" >/dev/null
                 echo "==== final run --once $a" >>"$log"
-                timeout 600 "$bin" run "$name" --once >>"$log" 2>&1
+                timeout 600 env "${zenv[@]}" "$bin" run "$name" --once >>"$log" 2>&1
                 rc=$?
                 if [ $rc -eq 0 ]; then
                         caught=1
@@ -681,7 +807,30 @@ run_pair() {
                 fi
         fi
 
+        # Streamed transactions, from zetl's log: a PostgreSQL source must
+        # have streamed with protocol 2 in every run, or the big transactions
+        # tested nothing of it.
+        local streamed=""
+        if [ "$src" = pg ]; then
+                local p1 p2
+                p1=$(grep -c 'streaming from .*(protocol 1' "$log")
+                p2=$(grep -c 'streaming from .*(protocol 2' "$log")
+                if ((p1 || !p2)); then
+                        ok=0
+                        echo "# $label: zetl streamed with protocol 1 in $p1 runs and 2 in $p2: not the protocol 2 this driver exercises"
+                fi
+                streamed=", streamed transactions: $(grep -c 'applied while it ran' "$log") applied while they ran,"
+                streamed+=" $(grep -c 'applied at its commit instead' "$log") fell back to applying at commit,"
+                streamed+=" $(grep -c 'aborted: what was applied is rolled back' "$log") aborted and rolled back,"
+                streamed+=" $(grep -c 'applied streamed transaction' "$log") applied from the spill"
+                local why
+                why=$(grep -o 'applied at its commit instead (.*)' "$log" | sed 's/.*instead (\(.*\))/\1/' | sort | uniq -c |
+                        sed 's/^ *\([0-9]*\) \(.*\)/\2: \1/' | paste -sd ';' - | sed 's/;/; /g')
+                [ -n "$why" ] && say "$label fell back because: $why"
+        fi
+
         local line="$label: $kills kills ($sync_kills during the initial sync, $commit_kills right after a commit), $restarts source restarts, $faults sink faults survived, $rows_total rows compared"
+        line+=$streamed
         ((early_exits)) && line+=", $early_exits runs gave up by themselves"
         if ((ok)); then
                 line+=", checksums equal ($((SECONDS - t0)) s)"
