@@ -305,30 +305,38 @@ int pg_rel_update(struct pg_src *s, struct zetl_emitter *em, uint32_t relid, con
 
 int pg_rel_would_announce(struct pg_src *s, struct zetl_emitter *em, uint32_t relid,
                           const char *nsp, const char *relname, const struct pg_coldesc *cols,
-                          int n, bool *out, struct zetl_err *err)
+                          int n, enum pg_announce *out, struct zetl_err *err)
 {
         struct pg_rel *rel = pg_rel_find(s, relid);
+        const struct zetl_schema *known;
         struct zetl_table_id id;
         struct zetl_schema *sch = NULL;
         struct pg_col_decoder *dec;
         bool text_only;
         int rc;
 
-        *out = true;
+        *out = PG_ANNOUNCE_CHANGE;
         if (zetl_table_id_set(&id, s->dbname, nsp, relname))
                 return zetl_err_set(err, ZETL_EINVAL, ZETL_ERRC_FATAL, "table name too long");
         if (!zetl_emit_wants(em, &id)) {
                 /* Ignored either way, unless it was selected under its old name. */
-                *out = rel && !rel->excluded;
+                *out = rel && !rel->excluded ? PG_ANNOUNCE_CHANGE : PG_ANNOUNCE_NONE;
                 return 0;
         }
-        if (!rel || !rel->schema || rel->excluded)
+        if (rel && rel->excluded)
                 return 0;
         if (!(dec = calloc(n ? (size_t)n : 1, sizeof(*dec))))
                 return zetl_err_set(err, ZETL_ENOMEM, ZETL_ERRC_FATAL, "out of memory");
         if ((rc = build_schema(s, &id, cols, n, &sch, dec, &text_only, err)) == 0) {
-                *out = !zetl_schema_same_shape(rel->schema, sch) ||
-                       !zetl_table_id_eq(&rel->schema->id, &sch->id);
+                if (rel && rel->schema) {
+                        if (zetl_schema_same_shape(rel->schema, sch) &&
+                            zetl_table_id_eq(&rel->schema->id, &sch->id))
+                                *out = PG_ANNOUNCE_NONE;
+                } else if ((known = zetl_emit_known(em, &id)) &&
+                           zetl_schema_same_shape(known, sch)) {
+                        /* New to this run, as the target already has it. */
+                        *out = PG_ANNOUNCE_KNOWN;
+                }
                 zetl_schema_unref(sch);
         } else {
                 /* The update will meet the same error: let it, at the commit. */

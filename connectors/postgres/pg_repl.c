@@ -476,6 +476,14 @@ static char *put_publications(char *p, const char *const *names, size_t n)
         return p;
 }
 
+bool pg_repl_size_ok(const char *v)
+{
+        size_t n = strspn(v, "0123456789");
+
+        return n > 0 && strlen(v) < 32 &&
+               (!v[n] || !strcmp(v + n, "kB") || !strcmp(v + n, "MB") || !strcmp(v + n, "GB"));
+}
+
 static int check_start(const struct pg_repl *r, const struct pg_repl_start_opts *o,
                        size_t *names_len, struct zetl_err *err)
 {
@@ -484,6 +492,11 @@ static int check_start(const struct pg_repl *r, const struct pg_repl_start_opts 
 
         if (rc)
                 return rc;
+        if (o->decoding_work_mem && !pg_repl_size_ok(o->decoding_work_mem))
+                return zetl_err_set(err, ZETL_EINVAL, ZETL_ERRC_CONFIG,
+                                    "logical_decoding_work_mem \"%.40s\": expected a size such "
+                                    "as 16MB",
+                                    o->decoding_work_mem);
         if (o->proto_version != 1 && o->proto_version != 2)
                 return zetl_err_set(err, ZETL_EINVAL, ZETL_ERRC_CONFIG,
                                     "pgoutput protocol version %d: zetl speaks 1 and 2",
@@ -525,6 +538,15 @@ int pg_repl_start(struct pg_repl *r, const struct pg_repl_start_opts *o, struct 
                 rc = zetl_err_set(err, ZETL_ENOMEM, ZETL_ERRC_FATAL,
                                   "START_REPLICATION: out of memory");
                 goto out;
+        }
+        if (o->decoding_work_mem && PQserverVersion(r->conn) >= 130000) {
+                /* How much of a transaction the walsender holds before it
+                 * streams it (protocol 2) or spills it to its own files. */
+                snprintf(cmd, size, "SET logical_decoding_work_mem = '%.32s'",
+                         o->decoding_work_mem);
+                if ((rc = run(r, cmd, PGRES_COMMAND_OK, "SET logical_decoding_work_mem", NULL,
+                              err)))
+                        goto out;
         }
         zetl_lsn_format(o->start_lsn, lsn, sizeof(lsn));
         p = cmd + snprintf(cmd, size,

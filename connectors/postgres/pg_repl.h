@@ -57,6 +57,9 @@ struct pg_repl_start_opts {
         const char *const *publications;
         size_t npublications; /* at least one */
         bool binary;          /* columns as 'b' (send functions) rather than 't' */
+        /* NULL: the server's logical_decoding_work_mem; else a size
+         * ("16MB": digits and kB, MB or GB) set for this walsender first. */
+        const char *decoding_work_mem;
 };
 
 enum pg_repl_event_type {
@@ -144,5 +147,8 @@ int pg_repl_end_copy(struct pg_repl *r, int timeout_ms, struct zetl_err *err);
 /* True for a connection error message retrying cannot fix (authentication,
  * TLS verification, pg_hba.conf): a configuration error, not a transient one. */
 bool pg_conn_error_is_config(const char *message);
+/* A memory size PostgreSQL reads and zetl may quote: digits, then kB, MB or
+ * GB (or nothing: kilobytes), at most 31 characters. */
+bool pg_repl_size_ok(const char *v);
 
 #endif

@@ -145,6 +145,12 @@ static int pgs_open(void *priv, const struct zetl_conn_cfg *cfg, struct zetl_err
         else if (aip && strcmp(aip, "true"))
                 return zetl_err_set(err, ZETL_EINVAL, ZETL_ERRC_CONFIG,
                                     "apply-in-progress must be true or false, not \"%s\"", aip);
+        s->decoding_work_mem = zetl_cfg_opt(cfg, "logical-decoding-work-mem");
+        if (s->decoding_work_mem && !pg_repl_size_ok(s->decoding_work_mem))
+                return zetl_err_set(err, ZETL_EINVAL, ZETL_ERRC_CONFIG,
+                                    "logical-decoding-work-mem must be a size such as 16MB "
+                                    "(digits, then kB, MB or GB), not \"%.40s\"",
+                                    s->decoding_work_mem);
         if ((rc = open_sql(s, cfg, &found, err)))
                 return rc;
         if (!found || !s->setup.created_slot)

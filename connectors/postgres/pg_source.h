@@ -72,7 +72,8 @@ struct pg_src {
         struct pg_type_node *types;
         bool binary;       /* stream columns in binary (false when a table has a text-only type) */
         int proto_version; /* pgoutput protocol: 2 streams large transactions; 0 chooses */
-        bool apply_in_progress; /* streamed transactions go to the sink as they arrive */
+        bool apply_in_progress;        /* streamed transactions go to the sink as they arrive */
+        const char *decoding_work_mem; /* --option logical-decoding-work-mem, or NULL */
 };
 
 /* The table of relid, or NULL. */
@@ -87,12 +88,17 @@ int pg_describe(struct pg_src *s, uint32_t relid, char *nsp, char *rel, struct p
 int pg_rel_update(struct pg_src *s, struct zetl_emitter *em, uint32_t relid, const char *nsp,
                   const char *relname, const struct pg_coldesc *cols, int n, struct pg_rel **out,
                   struct zetl_err *err);
-/* *out: whether pg_rel_update with the same arguments would announce
- * anything (a new table, a new shape, a name); changes nothing. A streamed
- * transaction applied while it runs must stop being so first. */
+/* What pg_rel_update with the same arguments would announce; changes
+ * nothing. A streamed transaction applied while it runs must stop being so
+ * before a change. */
+enum pg_announce {
+        PG_ANNOUNCE_NONE,   /* nothing: the shape this run has */
+        PG_ANNOUNCE_KNOWN,  /* a table new to this run, in the shape the target has */
+        PG_ANNOUNCE_CHANGE, /* a new table, shape or name, or one leaving the filter */
+};
 int pg_rel_would_announce(struct pg_src *s, struct zetl_emitter *em, uint32_t relid,
                           const char *nsp, const char *relname, const struct pg_coldesc *cols,
-                          int n, bool *out, struct zetl_err *err);
+                          int n, enum pg_announce *out, struct zetl_err *err);
 void pg_rels_free(struct pg_src *s);
 /* Put every selected table without a usable key into needs_attention. */
 int pg_report_keyless(struct pg_src *s, struct zetl_emitter *em, struct zetl_err *err);

@@ -26,9 +26,10 @@
 #include "pgoutput.h"
 #include "zetl/log.h"
 
-#define STATUS_INTERVAL_MS 1000
-#define ONCE_POLL_MS       250
-#define TICK_MESSAGES      256
+#define STATUS_INTERVAL_MS      1000
+#define ONCE_POLL_MS            250
+#define TICK_MESSAGES           256
+#define EARLY_DECODING_WORK_MEM "16MB"
 
 struct stream {
         struct pg_src *s;
@@ -346,13 +347,14 @@ static int early_stop(struct stream *st, const char *why, struct zetl_err *err)
         return zetl_emit_early_abort(st->em, err);
 }
 
-static int early_start(struct stream *st, uint32_t xid, struct zetl_err *err)
+/* again: the transaction was being applied early and only it is spilled. */
+static int early_start(struct stream *st, uint32_t xid, bool again, struct zetl_err *err)
 {
         bool began;
         int rc;
 
         if (!st->s->apply_in_progress || st->s->cfg->once || st->in_txn ||
-            !pg_spill_empty(st->spill))
+            (!again && !pg_spill_empty(st->spill)))
                 return 0;
         if ((rc = zetl_emit_early_begin(st->em, &began, err)) || !began)
                 return rc;
@@ -367,19 +369,32 @@ static int early_handle(struct stream *st, const struct pgo_msg *m, uint64_t wal
                         struct zetl_err *err)
 {
         struct pg_rel *pr;
-        bool changes;
+        enum pg_announce what;
+        uint32_t xid = st->early_xid;
         int n, rc;
 
         switch (m->type) {
         case PGO_RELATION:
                 if ((rc = describe(st, &m->rel, &n, err)) ||
                     (rc = pg_rel_would_announce(st->s, st->em, m->rel.relid, rel_nsp(&m->rel),
-                                                m->rel.relname, st->cols, n, &changes, err)))
+                                                m->rel.relname, st->cols, n, &what, err)))
                         return rc;
-                if (changes)
+                if (what == PG_ANNOUNCE_CHANGE ||
+                    (what == PG_ANNOUNCE_KNOWN && st->early_changes > 0))
                         return early_stop(st, "a table changes shape or is new to this run", err);
-                return pg_rel_update(st->s, st->em, m->rel.relid, rel_nsp(&m->rel), m->rel.relname,
-                                     st->cols, n, &pr, err);
+                if (what == PG_ANNOUNCE_NONE)
+                        return pg_rel_update(st->s, st->em, m->rel.relid, rel_nsp(&m->rel),
+                                             m->rel.relname, st->cols, n, &pr, err);
+                /* The first table of this run, before any row: announced
+                 * outside the early transaction (the target has that shape
+                 * already, so a rollback would have nothing to take back),
+                 * then applying early goes on. */
+                st->early_xid = 0;
+                if ((rc = zetl_emit_early_abort(st->em, err)) ||
+                    (rc = pg_rel_update(st->s, st->em, m->rel.relid, rel_nsp(&m->rel),
+                                        m->rel.relname, st->cols, n, &pr, err)))
+                        return rc;
+                return early_start(st, xid, true, err);
         case PGO_TRUNCATE:
                 return early_stop(st, "it truncates", err);
         case PGO_INSERT:
@@ -417,7 +432,7 @@ static int on_message(struct stream *st, const uint8_t *data, size_t len, uint64
                  * only: temporary tables in another database of the server,
                  * say): only its first message ends applying early. */
                 if (!st->early_xid && m.sstart.first_segment)
-                        return early_start(st, m.sstart.xid, err);
+                        return early_start(st, m.sstart.xid, false, err);
                 return 0;
         case PGO_STREAM_STOP:
                 st->in_stream = false;
@@ -546,6 +561,14 @@ int pg_stream_run(struct pg_src *s, struct zetl_emitter *em, uint64_t start, str
                                                   PQserverVersion(s->conn) >= 140000
                                           ? 2
                                           : 1;
+        /* Applying early, smaller blocks keep the sink busy from the start
+         * of a large transaction (measured: make bench, warehouse). A size
+         * the user gave (the option, or PGOPTIONS) wins. */
+        o.decoding_work_mem = s->decoding_work_mem;
+        if (!o.decoding_work_mem && o.proto_version >= 2 && s->apply_in_progress &&
+            zetl_emit_early_possible(em) &&
+            !(getenv("PGOPTIONS") && strstr(getenv("PGOPTIONS"), "logical_decoding_work_mem")))
+                o.decoding_work_mem = EARLY_DECODING_WORK_MEM;
         if (o.proto_version >= 2) {
                 char dir[4200];
                 snprintf(dir, sizeof(dir), "%s/spill", s->cfg->state_dir);
