@@ -413,6 +413,19 @@ equal "7"
 stop "end"
 check "the spill directory is empty" \
         bash -c "[ ! -d '$ZETL_STATE_DIR/$name/spill' ] || [ -z \"\$(ls -A '$ZETL_STATE_DIR/$name/spill')\" ]"
+# ---- 8. logical-decoding-work-mem: a size, or a clear error --------------------------------------
+"$zetl" modify-integration --integration-identifier $name --option logical-decoding-work-mem=lots \
+        >"$work/modify.out" 2>&1
+"$zetl" run $name --once >"$work/bad.out" 2>&1
+rc=$?
+check "8: a bad logical-decoding-work-mem stops the run (exit $rc) naming the option" \
+        bash -c "[ $rc -ne 0 ] && grep -q 'logical-decoding-work-mem must be a size' '$work/bad.out'"
+"$zetl" modify-integration --integration-identifier $name --option logical-decoding-work-mem=1MB \
+        >"$work/modify.out" 2>&1
+ssql -c "INSERT INTO items SELECT g, 8, 'sized', 8, now(), true FROM generate_series(6000001, 6000100) g"
+"$zetl" run $name --once >"$work/good.out" 2>&1
+check "8: logical-decoding-work-mem=1MB is set on the walsender and the run catches up" test $? -eq 0
+equal "8"
 check "no sanitizer report in zetl's log" bash -c "! grep -q -e 'ERROR: AddressSanitizer' -e 'runtime error:' -e 'ERROR: LeakSanitizer' '$log'"
 if [ "$failed" -ne 0 ]; then
         echo "# zetl's log about streamed transactions:"
