@@ -49,6 +49,7 @@ void zetl_emitter_destroy(struct zetl_emitter *em)
         for (int i = 0; i < em->ntables; i++) {
                 zetl_batch_free(em->tables[i].open);
                 zetl_batch_free(em->tables[i].discard);
+                free(em->tables[i].early_error);
                 if (em->tables[i].cur)
                         zetl_schema_unref(em->tables[i].cur);
         }
@@ -72,6 +73,10 @@ static struct zetl_item *item_new(enum zetl_item_kind kind, struct zetl_err *err
 static int push(struct zetl_emitter *em, struct zetl_item *it, struct zetl_err *err)
 {
         it->early = em->early;
+        if (it->kind == ZETL_IT_COMMIT || it->kind == ZETL_IT_ROLLBACK)
+                em->dirty = false;
+        else if (it->kind != ZETL_IT_END)
+                em->dirty = true;
         if (zetl_queue_push(em->q, it))
                 return zetl_err_set(err, ZETL_ECANCELED, ZETL_ERRC_TRANSIENT, "pipeline stopping");
         return 0;
@@ -288,7 +293,7 @@ int zetl_emit_row(struct zetl_emitter *em, const struct zetl_schema *s, enum zet
                                             s->id.table);
                 em->last = t;
         }
-        if (t->excluded || t->failed) {
+        if (t->excluded || t->failed || t->early_error) {
                 if (!t->discard && !(t->discard = zetl_batch_new(s, o->batch_max_bytes)))
                         return zetl_err_set(err, ZETL_ENOMEM, ZETL_ERRC_FATAL, "out of memory");
                 zetl_batch_reset(t->discard);
@@ -404,8 +409,21 @@ int zetl_emit_commit(struct zetl_emitter *em, const struct zetl_position *pos, s
         /* A transaction applied before its commit is committed at once: the
          * sink holds it open, and grouping is for small transactions. */
         bool early = em->early;
+        int rc;
 
+        /* The transaction's last rows go as early rows too: the sink skips
+         * those of a table that failed in it. */
+        if (early && (rc = hand_on_all(em, err)))
+                return rc;
         em->early = false;
+        for (int i = 0; early && i < em->ntables; i++) {
+                char *msg = em->tables[i].early_error;
+                if (msg) {
+                        em->tables[i].early_error = NULL;
+                        zetl_emit_table_error(em, &em->tables[i].id, msg);
+                        free(msg);
+                }
+        }
         em->last_commit = *pos;
         em->txn_rows = 0;
         set_received(em, pos);
@@ -424,8 +442,9 @@ int zetl_emit_early_begin(struct zetl_emitter *em, bool *began, struct zetl_err 
         if (em->early || em->txn_rows > 0 || !em->ctx->sink->rollback)
                 return 0;
         /* Commit what came before, so that a rollback takes back this
-         * transaction only. */
-        if ((em->pending_rows > 0 || em->last_commit.order != em->flushed.order ||
+         * transaction only: rows, and a table announced just before (its
+         * DDL must not be rolled back under the core's feet). */
+        if ((em->dirty || em->pending_rows > 0 || em->last_commit.order != em->flushed.order ||
              strcmp(em->last_commit.token, em->flushed.token) != 0) &&
             (rc = push_commit(em, &em->last_commit, err)))
                 return rc;
@@ -443,6 +462,8 @@ static int early_discard(struct zetl_emitter *em, struct zetl_err *err)
                 zetl_batch_free(em->tables[i].open);
                 em->tables[i].open = NULL;
                 em->tables[i].seen_bytes = 0;
+                free(em->tables[i].early_error);
+                em->tables[i].early_error = NULL;
         }
         em->pending_rows = 0;
         em->pending_bytes = 0;
@@ -573,6 +594,15 @@ void zetl_emit_table_error(struct zetl_emitter *em, const struct zetl_table_id *
 
         if (!t && !(t = add_table(em, id, NULL)))
                 return;
+        if (em->early) {
+                /* Only if the transaction commits (zetl_emit_commit): an
+                 * aborted one must not set a table aside. Its rows go. */
+                if (!t->early_error)
+                        t->early_error = strdup(message ? message : "unknown error");
+                zetl_batch_free(t->open);
+                t->open = NULL;
+                return;
+        }
         t->failed = true;
         if (t->open) {
                 /* Rows of this table that were not handed on are dropped with it. */

@@ -48,6 +48,13 @@ struct sink_state {
                 int64_t bytes;
         } * early;
         int nearly, early_cap;
+        /* Tables that failed in the early transaction: set aside only if it
+         * commits (an aborted transaction must not stop a table). */
+        struct early_fail {
+                struct zetl_table_id id;
+                char *msg;
+        } * efail;
+        int nefail;
         int rc;
         struct zetl_err err;
 };
@@ -116,6 +123,41 @@ static void table_fail(struct sink_state *s, const struct zetl_table_id *id, con
         ts->last_error = strdup(msg);
         s->st->state = ZETL_STATE_NEEDS_ATTENTION;
         status_write(s, true); /* not left to the periodic write: a crash must not lose it */
+}
+
+static bool early_failed(const struct sink_state *s, const struct zetl_table_id *id)
+{
+        for (int i = 0; i < s->nefail; i++)
+                if (zetl_table_id_eq(&s->efail[i].id, id))
+                        return true;
+        return false;
+}
+
+/* The early transaction ended: its table failures become real (commit) or
+ * vanish (rollback). */
+static void early_fail_end(struct sink_state *s, bool committed)
+{
+        for (int i = 0; i < s->nefail; i++) {
+                if (committed)
+                        table_fail(s, &s->efail[i].id, s->efail[i].msg);
+                free(s->efail[i].msg);
+        }
+        free(s->efail);
+        s->efail = NULL;
+        s->nefail = 0;
+}
+
+static void early_fail_add(struct sink_state *s, const struct zetl_table_id *id, const char *msg)
+{
+        struct early_fail *n = realloc(s->efail, (size_t)(s->nefail + 1) * sizeof(*n));
+
+        zlog_warn("table %s: %s (it needs attention if its transaction commits)", id->table, msg);
+        if (!n)
+                return;
+        s->efail = n;
+        n[s->nefail].id = *id;
+        if ((n[s->nefail].msg = strdup(msg)))
+                s->nefail++;
 }
 
 static bool table_failed(struct sink_state *s, const struct zetl_table_id *id)
@@ -193,7 +235,8 @@ static int apply(struct sink_state *s, struct zetl_item *it)
         char name[ZETL_NAME_MAX * 3];
         int rc = 0;
 
-        if (sch && it->kind != ZETL_IT_SNAPSHOT_TABLE && table_failed(s, &sch->id))
+        if (sch && it->kind != ZETL_IT_SNAPSHOT_TABLE &&
+            (table_failed(s, &sch->id) || early_failed(s, &sch->id)))
                 return 0;
         switch (it->kind) {
         case ZETL_IT_SCHEMA:
@@ -241,14 +284,17 @@ static int apply(struct sink_state *s, struct zetl_item *it)
                 s->snapshot_pending_done = true;
                 break;
         case ZETL_IT_COMMIT:
-                if ((rc = do_commit(s, &it->pos)) == 0)
+                if ((rc = do_commit(s, &it->pos)) == 0) {
                         s->nearly = 0;
+                        early_fail_end(s, true);
+                }
                 break;
         case ZETL_IT_ROLLBACK:
                 if (ops->rollback && (rc = ops->rollback(s->priv, &s->err)) == 0) {
                         for (int i = 0; i < s->nearly; i++)
                                 count_add(s, &s->early[i].id, s->early[i].n, s->early[i].bytes, -1);
                         s->nearly = 0;
+                        early_fail_end(s, false);
                 }
                 break;
         case ZETL_IT_TABLE_ERROR:
@@ -262,7 +308,11 @@ static int apply(struct sink_state *s, struct zetl_item *it)
         case ZETL_IT_END:
                 break;
         }
-        if (rc == ZETL_ETABLE && sch) {
+        if (rc == ZETL_ETABLE && sch && it->early) {
+                early_fail_add(s, &sch->id, s->err.msg);
+                zetl_err_clear(&s->err);
+                rc = 0;
+        } else if (rc == ZETL_ETABLE && sch) {
                 table_fail(s, &sch->id, s->err.msg);
                 zetl_err_clear(&s->err);
                 rc = 0;
@@ -489,6 +539,7 @@ out_status:
         zetl_schema_set_free(&known);
         zetl_schema_set_free(&ks.applied);
         free(ks.early);
+        early_fail_end(&ks, false);
 out_free:
         free(spriv);
         free(kpriv);

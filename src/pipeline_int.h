@@ -18,6 +18,7 @@ struct em_table {
         size_t seen_bytes;             /* open->bytes already counted in pending_bytes */
         bool excluded;                 /* not selected by the table filter */
         bool failed;                   /* needs_attention: rows dropped */
+        char *early_error; /* failed in the early transaction: made real at its commit */
 };
 
 struct zetl_emitter {
@@ -39,6 +40,7 @@ struct zetl_emitter {
         struct zetl_position flushed;     /* last commit handed to the sink */
         long long last_flush_ms;
         bool early; /* between zetl_emit_early_begin and the commit or abort */
+        bool dirty; /* something the sink must commit was pushed since the last commit */
 
         /* Rows handed on by zetl_emit_batch (any thread) since the last commit. */
         atomic_size_t batch_rows;

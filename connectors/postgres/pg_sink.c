@@ -737,17 +737,27 @@ static int check_direct(struct pg_sink *s, struct wh_table *t, const struct zetl
         PGresult *res;
 
         t->direct = false;
-        if (s->o.dialect != WH_POSTGRES || s->o.soft_delete || sch->nkeys == 0)
+        /* Without a primary key nothing would refuse a row twice: MERGE
+         * matches it (null-safe) instead. */
+        if (s->o.dialect != WH_POSTGRES || s->o.soft_delete || !wh_has_pk(sch))
                 return 0;
         wh_buf_reset(&s->sql);
         wh_sql_copy_target_check(&s->sql, sch);
         if (s->sql.failed)
                 return 0;
-        if (!(res = query(s, wh_buf_str(&s->sql), 0, NULL, "checking the table's types", err)))
+        /* Under a savepoint: whatever goes wrong here only means "no". */
+        if (exec(s, "SAVEPOINT zetl_c", "SAVEPOINT", err))
                 return err->code;
+        if (!(res = query(s, wh_buf_str(&s->sql), 0, NULL, "checking the table's types", err))) {
+                if (err->code != ZETL_ETABLE)
+                        return err->code;
+                zetl_err_clear(err);
+                return exec(s, "ROLLBACK TO SAVEPOINT zetl_c; RELEASE SAVEPOINT zetl_c",
+                            "ROLLBACK TO SAVEPOINT", err);
+        }
         t->direct = PQntuples(res) == 1 && PQgetvalue(res, 0, 0)[0] == 't';
         PQclear(res);
-        return 0;
+        return exec(s, "RELEASE SAVEPOINT zetl_c", "RELEASE SAVEPOINT", err);
 }
 
 /* Stage the plan's rows as multi-row INSERTs (Redshift). */

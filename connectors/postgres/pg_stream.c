@@ -408,12 +408,22 @@ static int early_handle(struct stream *st, const struct pgo_msg *m, uint64_t wal
 }
 
 /* A spilled message of a streamed transaction, at its Stream Commit. */
+static int send_status(struct stream *st, bool request_reply, struct zetl_err *err);
+
 static int replay_one(void *arg, uint64_t lsn, const uint8_t *msg, size_t len, struct zetl_err *err)
 {
+        struct stream *st = arg;
         struct pgo_msg m;
         int rc = pgo_decode(msg, len, true, &m, err);
 
-        return rc ? rc : handle(arg, &m, lsn, err);
+        if (rc || (rc = handle(st, &m, lsn, err)))
+                return rc;
+        /* A replay runs at the sink's pace, maybe for minutes: the walsender
+         * hears from us meanwhile, or wal_sender_timeout ends the stream. */
+        if (++st->messages % TICK_MESSAGES == 0 &&
+            now_ms() - st->last_status_ms >= STATUS_INTERVAL_MS)
+                rc = send_status(st, false, err);
+        return rc;
 }
 
 static int on_message(struct stream *st, const uint8_t *data, size_t len, uint64_t wal_start,
@@ -533,6 +543,24 @@ static int once_target(struct pg_src *s, uint64_t *out, struct zetl_err *err)
         return 0;
 }
 
+/* True when nobody set logical_decoding_work_mem for our role: not in
+ * postgresql.conf, ALTER ROLE/DATABASE, the URI's options nor PGOPTIONS (the
+ * SQL connection gets the same settings as the walsender). */
+static bool decoding_work_mem_default(struct pg_src *s)
+{
+        char src[64];
+        struct zetl_err e;
+
+        if (getenv("PGOPTIONS") && strstr(getenv("PGOPTIONS"), "logical_decoding_work_mem"))
+                return false;
+        if (pg_query_value(
+                    s->conn,
+                    "SELECT source FROM pg_settings WHERE name = 'logical_decoding_work_mem'",
+                    "reading logical_decoding_work_mem", src, sizeof(src), &e))
+                return false;
+        return strcmp(src, "default") == 0;
+}
+
 int pg_stream_run(struct pg_src *s, struct zetl_emitter *em, uint64_t start, struct zetl_err *err)
 {
         struct stream *st = calloc(1, sizeof(*st));
@@ -557,7 +585,8 @@ int pg_stream_run(struct pg_src *s, struct zetl_emitter *em, uint64_t start, str
          * send them then. */
         o.proto_version = s->proto_version;
         if (o.proto_version == 0)
-                o.proto_version = s->apply_in_progress && zetl_emit_early_possible(em) &&
+                o.proto_version = s->apply_in_progress && !s->cfg->once &&
+                                                  zetl_emit_early_possible(em) &&
                                                   PQserverVersion(s->conn) >= 140000
                                           ? 2
                                           : 1;
@@ -565,9 +594,8 @@ int pg_stream_run(struct pg_src *s, struct zetl_emitter *em, uint64_t start, str
          * of a large transaction (measured: make bench, warehouse). A size
          * the user gave (the option, or PGOPTIONS) wins. */
         o.decoding_work_mem = s->decoding_work_mem;
-        if (!o.decoding_work_mem && o.proto_version >= 2 && s->apply_in_progress &&
-            zetl_emit_early_possible(em) &&
-            !(getenv("PGOPTIONS") && strstr(getenv("PGOPTIONS"), "logical_decoding_work_mem")))
+        if (!o.decoding_work_mem && o.proto_version >= 2 && s->apply_in_progress && !s->cfg->once &&
+            zetl_emit_early_possible(em) && decoding_work_mem_default(s))
                 o.decoding_work_mem = EARLY_DECODING_WORK_MEM;
         if (o.proto_version >= 2) {
                 char dir[4200];

@@ -422,10 +422,39 @@ check "8: a bad logical-decoding-work-mem stops the run (exit $rc) naming the op
         bash -c "[ $rc -ne 0 ] && grep -q 'logical-decoding-work-mem must be a size' '$work/bad.out'"
 "$zetl" modify-integration --integration-identifier $name --option logical-decoding-work-mem=1MB \
         >"$work/modify.out" 2>&1
-ssql -c "INSERT INTO items SELECT g, 8, 'sized', 8, now(), true FROM generate_series(6000001, 6000100) g"
+ssql -c "INSERT INTO items SELECT g, 8, 'sized', 8, now(), true FROM generate_series(8000001, 8000100) g"
 "$zetl" run $name --once >"$work/good.out" 2>&1
 check "8: logical-decoding-work-mem=1MB is set on the walsender and the run catches up" test $? -eq 0
 equal "8"
+
+# ---- 9. the target refuses rows of a transaction that then aborts: the table stays active --------
+"$zetl" modify-integration --integration-identifier $name --option apply-in-progress= \
+        --option logical-decoding-work-mem= >"$work/modify.out" 2>&1
+check "9: modify-integration back to the defaults exits 0" test $? -eq 0
+psql "$dst" -X -q -v ON_ERROR_STOP=1 -c "ALTER TABLE $tschema.items ADD CONSTRAINT zetl_no_forbidden CHECK (name <> 'forbidden') NOT VALID"
+check "9: a CHECK constraint in the target refuses name = 'forbidden'" test $? -eq 0
+start
+warm_up "warm 9"
+open_session
+x9=
+step 9a "BEGIN;" && x9=$(session_xid 9b)
+step 9c "INSERT INTO items SELECT g, 9, 'forbidden', 9, now(), true FROM generate_series(9000001, 9020000) g;"
+check "9: its changes ran" test $? -eq 0
+poll "9: zetl began applying transaction $x9 while it runs" in_log "$(l_begin "$x9")"
+poll "9: the target refused its rows (only a warning while the transaction runs)" \
+        in_log "it needs attention if its transaction commits"
+step 9d "ROLLBACK;"
+close_session
+settle "after 9"
+check "9: what was applied of transaction $x9 was rolled back" in_log "$(l_abort "$x9")"
+check "9: no table needs attention for a transaction that aborted" \
+        bash -c "! jq -e '.tables[] | select(.state == \"needs_attention\")' '$ZETL_STATE_DIR/$name/status.json' >/dev/null"
+ssql -c "INSERT INTO items SELECT g, 9, 'allowed', 9, now(), true FROM generate_series(9100001, 9100010) g"
+settle "after 9b"
+check "9: the table still flows" test "$(dval "SELECT count(*) FROM $tschema.items WHERE name = 'allowed'")" = 10
+equal "9"
+stop "9"
+psql "$dst" -X -q -v ON_ERROR_STOP=1 -c "ALTER TABLE $tschema.items DROP CONSTRAINT zetl_no_forbidden"
 check "no sanitizer report in zetl's log" bash -c "! grep -q -e 'ERROR: AddressSanitizer' -e 'runtime error:' -e 'ERROR: LeakSanitizer' '$log'"
 if [ "$failed" -ne 0 ]; then
         echo "# zetl's log about streamed transactions:"

@@ -636,8 +636,9 @@ static void test_schema_versions_continue_across_runs(void **state)
  * A scripted source (each test's script() is its run) and a recording copy of
  * the fake sink, with and without rollback. The record is the sequence of
  * sink calls as a string: "S" schema, "T" truncate, "R" rollback, "W<rows>"
- * write, "C<position>" commit; written ids are kept apart. The sink thread
- * records while the source thread may wait on it, hence the mutex. */
+ * write, "F<rows>" a write that failed, "C<position>" commit; written ids are
+ * kept apart. The sink thread records while the source thread may wait on it,
+ * hence the mutex. */
 
 #define REC_MAX 256
 #define REC_IDS 4096
@@ -649,6 +650,11 @@ struct early_world {
         int64_t written[REC_IDS]; /* every id given to write, in order */
         int nwritten;
         int rollbacks;
+        /* Writes of this table fail as a sink fails one table (ZETL_ETABLE),
+         * all of them or only the first fail_max (under E_mu: the script
+         * changes it while the sink runs). */
+        char fail_table[ZETL_NAME_MAX];
+        int fail_max, nfailed;
         /* what the scripts saw */
         bool possible, began, waited_ok, acked_at_once;
         int rc_a, rc_b;
@@ -724,9 +730,20 @@ static int rs_schema(void *p, const struct zetl_schema *old, const struct zetl_s
 
 static int rs_write(void *p, const struct zetl_batch *b, struct zetl_err *e)
 {
-        int rc = fk_write(p, b, e);
+        bool fail;
+        int rc;
 
-        if (rc)
+        pthread_mutex_lock(&E_mu);
+        fail = E.fail_table[0] && strcmp(b->schema->id.table, E.fail_table) == 0 &&
+               (E.fail_max == 0 || E.nfailed < E.fail_max);
+        E.nfailed += fail;
+        pthread_mutex_unlock(&E_mu);
+        if (fail) {
+                rec("F%llu", b->nrows);
+                return zetl_err_set(e, ZETL_ETABLE, ZETL_ERRC_FATAL, "%s is broken on purpose",
+                                    b->schema->id.table);
+        }
+        if ((rc = fk_write(p, b, e)))
                 return rc;
         pthread_mutex_lock(&E_mu);
         for (uint32_t r = 0; r < b->nrows && E.nwritten < REC_IDS; r++)
@@ -1218,6 +1235,305 @@ static void test_early_truncate_refused_and_end_rolls_back(void **state)
         assert_int_equal(status_inserted("t1"), 2);
 }
 
+/* ---- table failures inside an early transaction: they set the table aside
+ * only if the transaction commits; an aborted one leaves it active. */
+
+static void set_fail_table(const char *table, int max)
+{
+        pthread_mutex_lock(&E_mu);
+        snprintf(E.fail_table, sizeof(E.fail_table), "%s", table ? table : "");
+        E.fail_max = max;
+        E.nfailed = 0;
+        pthread_mutex_unlock(&E_mu);
+}
+
+/* Wait until the sink recorded the call entry (e.g. "R", "C2999"). */
+static bool wait_rec(const char *entry, long ms)
+{
+        for (long waited = 0; waited < ms; waited++) {
+                bool seen = false;
+                pthread_mutex_lock(&E_mu);
+                for (int i = 0; i < E.nlog && !seen; i++)
+                        seen = strcmp(E.log[i], entry) == 0;
+                pthread_mutex_unlock(&E_mu);
+                if (seen)
+                        return true;
+                usleep(1000);
+        }
+        return false;
+}
+
+/* The table's entry in status.json: its state, and whether its last error
+ * contains want (NULL: that it has none). */
+static void assert_table_status(const char *table, enum zetl_table_state state, const char *want)
+{
+        struct zetl_status st = { 0 };
+        bool found, seen = false;
+
+        assert_int_equal(zetl_status_load(idir, &st, &found, NULL), 0);
+        assert_true(found);
+        for (int i = 0; i < st.ntables; i++) {
+                if (strcmp(st.tables[i].id.table, table) != 0)
+                        continue;
+                seen = true;
+                assert_int_equal(st.tables[i].state, state);
+                if (want) {
+                        assert_non_null(st.tables[i].last_error);
+                        assert_non_null(strstr(st.tables[i].last_error, want));
+                } else {
+                        assert_null(st.tables[i].last_error);
+                }
+        }
+        assert_true(seen);
+        assert_int_equal(st.state, state == ZETL_TABLE_NEEDS_ATTENTION ? ZETL_STATE_NEEDS_ATTENTION
+                                                                       : ZETL_STATE_ACTIVE);
+        zetl_status_free(&st);
+}
+
+/* Transaction 2 is applied early (10 rows of t2, then 15 of t1; flush-rows
+ * 10): the sink fails t2's batch, writes t1's, and the transaction aborts.
+ * Once the sink has rolled back, t2's writes succeed again (the failure was
+ * in the aborted data, say), and transaction 3 carries rows of both. */
+static int script_efail_abort(struct zetl_emitter *em, struct zetl_err *err)
+{
+        struct zetl_schema *t1 = make_schema("t1", 2, 1), *t2 = make_schema("t2", 2, 1);
+        int rc;
+
+        set_fail_table("t2", 0);
+        if ((rc = es_start(em, t1, t2, err)) || (rc = zetl_emit_early_begin(em, &E.began, err)) ||
+            (rc = es_rows(em, t2, 2100, 10, err)) || (rc = es_rows(em, t1, 2000, 15, err)) ||
+            (rc = zetl_emit_early_abort(em, err)))
+                goto out;
+        E.waited_ok = wait_rec("R", 5000);
+        set_fail_table(NULL, 0);
+        if ((rc = es_rows(em, t1, 3000, 3, err)) || (rc = es_rows(em, t2, 3100, 3, err)) ||
+            (rc = es_commit(em, 3, err)))
+                goto out;
+out:
+        zetl_schema_unref(t1);
+        zetl_schema_unref(t2);
+        return rc;
+}
+
+static void test_early_table_fail_then_abort_keeps_table(void **state)
+{
+        struct zetl_err err = { 0 };
+        const int64_t want[] = { 3000, 3001, 3002, 3100, 3101, 3102 };
+
+        (void)state;
+        ctx.opts.flush_rows = 10;
+        E.script = script_efail_abort;
+        assert_int_equal(zetl_pipeline_run(&ctx, &err), 0);
+        assert_true(E.began);
+        assert_true(E.waited_ok);
+        assert_string_equal(rec_str(false), "S S C1 F10 W10 R W3 W3 C3999");
+        /* The aborted transaction did not set t2 aside: its next rows flowed. */
+        assert_table_status("t2", ZETL_TABLE_ACTIVE, NULL);
+        assert_int_equal(W.ndurable, 6);
+        for (int i = 0; i < 6; i++)
+                assert_int_equal(W.durable[i], want[i]);
+        assert_int_equal(checkpoint_order(), 3999);
+        assert_int_equal(status_inserted("t1"), 3);
+        assert_int_equal(status_inserted("t2"), 3);
+}
+
+/* As above, but more t2 rows follow the failure while early (handed on with
+ * t1's last ones), and transaction 2 commits. Then t2's writes would succeed
+ * again, and transaction 3 carries rows of both tables. */
+static int script_efail_commit(struct zetl_emitter *em, struct zetl_err *err)
+{
+        struct zetl_schema *t1 = make_schema("t1", 2, 1), *t2 = make_schema("t2", 2, 1);
+        int rc;
+
+        set_fail_table("t2", 0);
+        if ((rc = es_start(em, t1, t2, err)) || (rc = zetl_emit_early_begin(em, &E.began, err)) ||
+            (rc = es_rows(em, t2, 2100, 10, err)) || (rc = es_rows(em, t1, 2000, 15, err)) ||
+            (rc = es_rows(em, t2, 2110, 5, err)) || (rc = es_rows(em, t1, 2015, 1, err)) ||
+            (rc = es_commit(em, 2, err)))
+                goto out;
+        E.waited_ok = wait_rec("C2999", 5000);
+        set_fail_table(NULL, 0);
+        if ((rc = es_rows(em, t1, 3000, 3, err)) || (rc = es_rows(em, t2, 3100, 3, err)) ||
+            (rc = es_commit(em, 3, err)))
+                goto out;
+out:
+        zetl_schema_unref(t1);
+        zetl_schema_unref(t2);
+        return rc;
+}
+
+static void test_early_table_fail_then_commit_sets_table_aside(void **state)
+{
+        struct zetl_err err = { 0 };
+
+        (void)state;
+        ctx.opts.flush_rows = 10;
+        E.script = script_efail_commit;
+        assert_int_equal(zetl_pipeline_run(&ctx, &err), 0);
+        assert_true(E.began);
+        assert_true(E.waited_ok);
+        /* t2's second early batch (2110..2114) was not offered to the sink
+         * after its first failed; transaction 3's t2 rows were not either. */
+        assert_string_equal(rec_str(false), "S S C1 F10 W10 W5 W1 C2999 W3 C3999");
+        assert_table_status("t2", ZETL_TABLE_NEEDS_ATTENTION, "t2 is broken on purpose");
+        /* t1's early rows were committed, and its later ones. */
+        assert_int_equal(W.ndurable, 19);
+        for (int i = 0; i < 16; i++)
+                assert_int_equal(W.durable[i], 2000 + i);
+        for (int i = 0; i < 3; i++)
+                assert_int_equal(W.durable[16 + i], 3000 + i);
+        assert_int_equal(written_between(2100, 2199) + written_between(3100, 3199), 0);
+        assert_int_equal(checkpoint_order(), 3999);
+        assert_int_equal(status_inserted("t1"), 19);
+        assert_int_equal(status_inserted("t2"), 0);
+}
+
+/* t2 fails once in the sink while early, and rows of t2 are still in the
+ * emitter when the transaction commits: the batch handed on with the commit
+ * belongs to the early transaction, so it is skipped like the ones before
+ * (a sink that took it would commit t2's rows after a hole). */
+static int script_efail_tail(struct zetl_emitter *em, struct zetl_err *err)
+{
+        struct zetl_schema *t1 = make_schema("t1", 2, 1), *t2 = make_schema("t2", 2, 1);
+        int rc;
+
+        set_fail_table("t2", 1);
+        if ((rc = es_start(em, t1, t2, err)) || (rc = zetl_emit_early_begin(em, &E.began, err)) ||
+            (rc = es_rows(em, t2, 2100, 10, err)) || (rc = es_rows(em, t1, 2000, 12, err)) ||
+            (rc = es_rows(em, t2, 2110, 3, err)) || (rc = es_commit(em, 2, err)))
+                goto out;
+out:
+        zetl_schema_unref(t1);
+        zetl_schema_unref(t2);
+        return rc;
+}
+
+static void test_early_table_fail_skips_batch_at_commit(void **state)
+{
+        struct zetl_err err = { 0 };
+
+        (void)state;
+        ctx.opts.flush_rows = 10;
+        E.script = script_efail_tail;
+        assert_int_equal(zetl_pipeline_run(&ctx, &err), 0);
+        assert_true(E.began);
+        assert_string_equal(rec_str(false), "S S C1 F10 W10 W2 C2999");
+        assert_int_equal(written_between(2100, 2199), 0);
+        assert_table_status("t2", ZETL_TABLE_NEEDS_ATTENTION, "t2 is broken on purpose");
+        assert_int_equal(W.ndurable, 12);
+        assert_int_equal(status_inserted("t2"), 0);
+}
+
+/* The source finds t2 unusable (zetl_emit_table_error) in the middle of an
+ * early transaction: 10 rows of t2 are handed on before, 3 are held by the
+ * emitter, 4 more come after. Then the transaction commits or aborts, and
+ * transaction 3 carries rows of both tables. */
+static bool te_commit;
+
+static int script_early_table_error(struct zetl_emitter *em, struct zetl_err *err)
+{
+        struct zetl_schema *t1 = make_schema("t1", 2, 1), *t2 = make_schema("t2", 2, 1);
+        int rc;
+
+        if ((rc = es_start(em, t1, t2, err)) || (rc = zetl_emit_early_begin(em, &E.began, err)) ||
+            (rc = es_rows(em, t2, 2100, 10, err)) || (rc = es_rows(em, t1, 2000, 10, err)) ||
+            (rc = es_rows(em, t2, 2110, 3, err)))
+                goto out;
+        zetl_emit_table_error(em, &t2->id, "t2 has a column type we cannot copy");
+        if ((rc = es_rows(em, t2, 2113, 4, err)) || (rc = es_rows(em, t1, 2010, 2, err)) ||
+            (rc = te_commit ? es_commit(em, 2, err) : zetl_emit_early_abort(em, err)) ||
+            (rc = es_rows(em, t1, 3000, 3, err)) || (rc = es_rows(em, t2, 3100, 3, err)) ||
+            (rc = es_commit(em, 3, err)))
+                goto out;
+out:
+        zetl_schema_unref(t1);
+        zetl_schema_unref(t2);
+        return rc;
+}
+
+static void test_early_table_error_then_abort_keeps_table(void **state)
+{
+        struct zetl_err err = { 0 };
+        const int64_t want[] = { 3000, 3001, 3002, 3100, 3101, 3102 };
+
+        (void)state;
+        ctx.opts.flush_rows = 10;
+        te_commit = false;
+        E.script = script_early_table_error;
+        assert_int_equal(zetl_pipeline_run(&ctx, &err), 0);
+        assert_true(E.began);
+        assert_string_equal(rec_str(false), "S S C1 W10 W10 R W3 W3 C3999");
+        assert_table_status("t2", ZETL_TABLE_ACTIVE, NULL);
+        assert_int_equal(W.ndurable, 6);
+        for (int i = 0; i < 6; i++)
+                assert_int_equal(W.durable[i], want[i]);
+        assert_int_equal(status_inserted("t1"), 3);
+        assert_int_equal(status_inserted("t2"), 3);
+}
+
+static void test_early_table_error_then_commit_sets_table_aside(void **state)
+{
+        struct zetl_err err = { 0 };
+
+        (void)state;
+        ctx.opts.flush_rows = 10;
+        te_commit = true;
+        E.script = script_early_table_error;
+        assert_int_equal(zetl_pipeline_run(&ctx, &err), 0);
+        assert_true(E.began);
+        assert_string_equal(rec_str(false), "S S C1 W10 W10 W2 C2999 W3 C3999");
+        assert_table_status("t2", ZETL_TABLE_NEEDS_ATTENTION, "a column type we cannot copy");
+        /* As outside an early transaction, what was handed on before the error
+         * stays; the rows held then and those after it were never written,
+         * nor t2's rows of transaction 3. */
+        assert_int_equal(written_between(2100, 2109), 10);
+        assert_int_equal(written_between(2110, 2199), 0);
+        assert_int_equal(written_between(3100, 3199), 0);
+        assert_int_equal(W.ndurable, 25);
+        for (int64_t id = 2000; id < 2012; id++)
+                assert_true(is_durable(id));
+        for (int64_t id = 3000; id < 3003; id++)
+                assert_true(is_durable(id));
+        assert_int_equal(checkpoint_order(), 3999);
+        assert_int_equal(status_inserted("t1"), 15);
+}
+
+/* A new table t3 is announced right before early begins, with no row
+ * pending: its schema is committed first, so that a rollback of the early
+ * rows cannot take its DDL back. */
+static int script_schema_then_early(struct zetl_emitter *em, struct zetl_err *err)
+{
+        struct zetl_schema *t1 = make_schema("t1", 2, 1), *t3 = make_schema("t3", 2, 1);
+        int rc;
+
+        if ((rc = es_start(em, t1, NULL, err)) || (rc = zetl_emit_schema(em, t3, err)) ||
+            (rc = zetl_emit_early_begin(em, &E.began, err)) ||
+            (rc = es_rows(em, t3, 2000, 12, err)) || (rc = es_commit(em, 2, err)))
+                goto out;
+out:
+        zetl_schema_unref(t1);
+        zetl_schema_unref(t3);
+        return rc;
+}
+
+static void test_early_commits_schema_first(void **state)
+{
+        struct zetl_err err = { 0 };
+
+        (void)state;
+        ctx.opts.flush_rows = 10;
+        E.script = script_schema_then_early;
+        assert_int_equal(zetl_pipeline_run(&ctx, &err), 0);
+        assert_true(E.began);
+        /* The second "C1" is that commit: after t3's schema, before its rows. */
+        assert_string_equal(rec_str(false), "S C1 S C1 W10 W2 C2999");
+        assert_int_equal(W.ndurable, 12);
+        for (int i = 0; i < 12; i++)
+                assert_int_equal(W.durable[i], 2000 + i);
+        assert_int_equal(checkpoint_order(), 2999);
+        assert_int_equal(status_inserted("t3"), 12);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -1250,6 +1566,18 @@ int main(void)
                                                 teardown),
                 cmocka_unit_test_setup_teardown(test_early_truncate_refused_and_end_rolls_back,
                                                 early_setup, teardown),
+                cmocka_unit_test_setup_teardown(test_early_table_fail_then_abort_keeps_table,
+                                                early_setup, teardown),
+                cmocka_unit_test_setup_teardown(test_early_table_fail_then_commit_sets_table_aside,
+                                                early_setup, teardown),
+                cmocka_unit_test_setup_teardown(test_early_table_fail_skips_batch_at_commit,
+                                                early_setup, teardown),
+                cmocka_unit_test_setup_teardown(test_early_table_error_then_abort_keeps_table,
+                                                early_setup, teardown),
+                cmocka_unit_test_setup_teardown(test_early_table_error_then_commit_sets_table_aside,
+                                                early_setup, teardown),
+                cmocka_unit_test_setup_teardown(test_early_commits_schema_first, early_setup,
+                                                teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
