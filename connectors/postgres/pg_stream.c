@@ -582,11 +582,11 @@ int pg_stream_run(struct pg_src *s, struct zetl_emitter *em, uint64_t start, str
         /* By default protocol 2 when large transactions can be applied while
          * they run (PostgreSQL 14 streams them), else 1: spilling them only
          * to apply them at commit gains nothing over letting the walsender
-         * send them then. */
+         * send them then. The same with --once (which applies at commit):
+         * one integration, one protocol. */
         o.proto_version = s->proto_version;
         if (o.proto_version == 0)
-                o.proto_version = s->apply_in_progress && !s->cfg->once &&
-                                                  zetl_emit_early_possible(em) &&
+                o.proto_version = s->apply_in_progress && zetl_emit_early_possible(em) &&
                                                   PQserverVersion(s->conn) >= 140000
                                           ? 2
                                           : 1;
