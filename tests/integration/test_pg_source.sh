@@ -22,7 +22,25 @@ n=0
 ok() { n=$((n + 1)); echo "ok - $*"; }
 not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok - $*"; }
 check() { local what=$1; shift; if "$@"; then ok "$what"; else not_ok "$what"; fi; }
-sql() { psql "$uri" -X -q -v ON_ERROR_STOP=1 "$@"; }
+# A statement stuck behind a lock fails after 2 minutes with the reason
+# instead of hanging the test until its timeout.
+sql() { PGOPTIONS="-c lock_timeout=120s" psql "$uri" -X -q -v ON_ERROR_STOP=1 "$@"; }
+# stop_runner: SIGTERM, then at most 120 s for zetl to exit (else what it and
+# the server were doing, and SIGKILL); returns zetl's exit status.
+stop_runner() {
+        kill -TERM "$runner"
+        for _ in $(seq 1 1200); do
+                kill -0 "$runner" 2>/dev/null || break
+                sleep 0.1
+        done
+        if kill -0 "$runner" 2>/dev/null; then
+                echo "# zetl did not exit 120 s after SIGTERM; its log and the server's sessions:"
+                tail -20 "$work/run1.log" | sed 's/^/#   /'
+                psql "$ZETL_TEST_PG_ADMIN_URI" -X -Atq -c "SELECT pid, backend_type, state, wait_event_type, wait_event, left(query, 80) FROM pg_stat_activity WHERE state IS DISTINCT FROM 'idle'" | sed 's/^/#   /'
+                kill -9 "$runner"
+        fi
+        wait "$runner"
+}
 val() { psql "$uri" -X -Atq -v ON_ERROR_STOP=1 -c "$1"; }
 runner=
 writer=
@@ -161,8 +179,7 @@ done
 # streams past 64 kB, zetl keeps them in spill files until their commit. One
 # commits with a rolled-back subtransaction, one aborts whole.
 # (Everything so far streamed with protocol 1, the default.)
-kill -TERM "$runner"
-wait "$runner"
+stop_runner
 "$zetl" modify-integration --integration-identifier pgsrc --option pgoutput-protocol=2 >/dev/null 2>&1
 check "modify-integration switches to protocol 2" test $? -eq 0
 PGOPTIONS="-c logical_decoding_work_mem=64kB" "$zetl" run pgsrc >>"$work/run1.log" 2>&1 &
@@ -186,8 +203,7 @@ bash "$root/tests/harness/servers.sh" restart "$ZETL_TEST_DIR" pg >"$work/restar
 check "the server restarted" test $? -eq 0
 val "UPDATE orders SET name = 'after restart' WHERE id BETWEEN 10 AND 19" >/dev/null
 sleep 2.5
-kill -TERM "$runner"
-wait "$runner"
+stop_runner
 check "SIGTERM after a server restart exits 0" test $? -eq 0
 runner=
 check "the run reconnected after the restart" grep -q "retrying in" "$work/run1.log"
